@@ -1,0 +1,142 @@
+"""Everything one pipeline run needs, in one validated place.
+
+`PipelineConfig` is built by the CLI or the runners, validated before any component runs,
+and handed to components as plain JSON (`to_json`) through `custom_config`, so the module
+files read exactly the values the pipeline was built with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import re
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA_ROOT = PROJECT_ROOT / "data" / "spa-eng"
+
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message says which field and what to change."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """One run of the pipeline: data, splits, vocabulary, model, training and runtime."""
+
+    # Data and ingestion.
+    data_root: str = str(SAMPLE_DATA_ROOT)
+    direction: str = "spa-eng"
+    split_buckets: tuple[int, int, int] = (8, 1, 1)
+    max_line_chars: int = 1000
+    max_rejected_fraction: float = 0.01
+
+    # Transform.
+    vocab_size: int = 5000
+    max_source_tokens: int = 64
+    max_target_tokens: int = 64
+    keep_accents: bool = False
+
+    # Runtime.
+    pipeline_name: str = "nmt-attention"
+    output_root: str = "outputs"
+    beam_pipeline_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def source_language(self) -> str:
+        return self.direction.split("-")[0]
+
+    @property
+    def target_language(self) -> str:
+        return self.direction.split("-")[1]
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_root, "pipeline_root")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output_root, "metadata.sqlite")
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PipelineConfig:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PipelineConfig:
+        known = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown config field(s) {unknown}; known fields are {sorted(known)}"
+            )
+        coerced = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in values.items()
+        }
+        return cls(**coerced)
+
+    def replace(self, **changes) -> PipelineConfig:
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self) -> None:
+        self._validate_direction()
+        if len(self.split_buckets) != 3 or any(
+            not isinstance(b, int) or b < 1 for b in self.split_buckets
+        ):
+            raise ConfigError(
+                f"split_buckets={self.split_buckets!r}: give three positive integers, the "
+                "relative sizes of the train, eval and test splits, e.g. (8, 1, 1)"
+            )
+        for name in ("max_line_chars", "max_source_tokens", "max_target_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
+        if self.vocab_size < 3:
+            raise ConfigError(
+                f"vocab_size={self.vocab_size}: must be at least 3 (padding, one word "
+                "and the out-of-vocabulary id); the tutorial uses 5000"
+            )
+        if not 0.0 <= self.max_rejected_fraction <= 1.0:
+            raise ConfigError(
+                f"max_rejected_fraction={self.max_rejected_fraction}: must be in [0, 1]"
+            )
+        if not self.pipeline_name or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.pipeline_name):
+            raise ConfigError(
+                f"pipeline_name={self.pipeline_name!r}: use letters, digits, '.', '_', '-'"
+            )
+
+    def _validate_direction(self) -> None:
+        parts = self.direction.split("-")
+        if (
+            len(parts) != 2
+            or not all(_LANGUAGE_CODE.match(code) for code in parts)
+            or parts.count("eng") != 1
+        ):
+            raise ConfigError(
+                f"direction={self.direction!r}: write it as 'source-target' with language "
+                "codes, one side English, e.g. 'spa-eng' (Spanish to English) or 'eng-spa'"
+            )
+
+    def check_paths(self) -> None:
+        """Fails early when the input data or the output root cannot be used."""
+        if not glob.glob(self.data_root):
+            raise ConfigError(
+                f"data_root={self.data_root!r} does not exist: point it at a directory, "
+                "file or glob of .txt/.tsv(.gz) corpora"
+            )
+        os.makedirs(self.output_root, exist_ok=True)
+        if not os.access(self.output_root, os.W_OK):
+            raise ConfigError(f"output_root={self.output_root!r} is not writable")

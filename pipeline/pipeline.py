@@ -1,0 +1,65 @@
+"""`create_pipeline(config)`: the TFX pipeline definition, independent of any runner."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from tfx import v1 as tfx
+from tfx.orchestration import pipeline as tfx_pipeline
+
+from components.tsv_example_gen import TsvExampleGen
+from pipeline.config import PipelineConfig
+
+TRANSFORM_FN = "modules.transform.preprocessing_fn"
+
+
+def _data_input(data_root: str) -> tuple[str, str]:
+    """(input_base, file_pattern) for a directory, a file or a glob of files."""
+    if os.path.isdir(data_root):
+        return data_root, "*"
+    return os.path.dirname(data_root) or ".", os.path.basename(data_root)
+
+
+def create_components(config: PipelineConfig) -> list:
+    """The pipeline's components, in dependency order."""
+    input_base, file_pattern = _data_input(config.data_root)
+    example_gen = TsvExampleGen(
+        input_base,
+        file_pattern=file_pattern,
+        direction=config.direction,
+        split_buckets=config.split_buckets,
+        max_line_chars=config.max_line_chars,
+        max_rejected_fraction=config.max_rejected_fraction,
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=TRANSFORM_FN,
+        custom_config=dataclasses.asdict(config),
+        splits_config=tfx.proto.SplitsConfig(
+            analyze=["train"], transform=["train", "eval", "test"]
+        ),
+    )
+    return [example_gen, statistics_gen, schema_gen, example_validator, transform]
+
+
+def create_pipeline(
+    config: PipelineConfig, metadata_connection_config=None
+) -> tfx_pipeline.Pipeline:
+    """The whole pipeline for `config`; runners add orchestration, nothing else."""
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=create_components(config),
+        enable_cache=True,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_pipeline_args),
+    )
