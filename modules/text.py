@@ -48,8 +48,13 @@ def tokenise(text: tf.Tensor, max_tokens: int, keep_accents: bool = False) -> tf
 
 
 def add_sentence_markers(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
-    """Wraps each row of tokens in `[START] ... [END]` (the decoder's first input and stop)."""
+    """Wraps each row in `[START] ... [END]`: the tokens for strings, their ids for integers.
+
+    `tokens` is `[batch, (len)]`; the result is `[batch, (len + 2)]`.
+    """
+    if tokens.dtype == tf.string:
+        start, end = START_TOKEN, END_TOKEN
+    else:
+        start, end = tf.cast(START_ID, tokens.dtype), tf.cast(END_ID, tokens.dtype)
     batch = tokens.nrows()
-    start = tf.fill([batch, 1], START_TOKEN)
-    end = tf.fill([batch, 1], END_TOKEN)
-    return tf.concat([start, tokens, end], axis=1)
+    return tf.concat([tf.fill([batch, 1], start), tokens, tf.fill([batch, 1], end)], axis=1)

@@ -41,12 +41,13 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     source_tokens = text.tokenise(
         source_text, config.max_source_tokens, keep_accents=config.keep_accents
     )
-    target_tokens = text.add_sentence_markers(
-        text.tokenise(target_text, config.max_target_tokens - 2, keep_accents=config.keep_accents)
+    target_tokens = text.tokenise(
+        target_text, config.max_target_tokens - 2, keep_accents=config.keep_accents
     )
+    target_word_ids = _word_ids(target_tokens, config.vocab_size, TARGET_VOCABULARY)
     return {
         "source_ids": _word_ids(source_tokens, config.vocab_size, SOURCE_VOCABULARY),
-        "target_ids": _word_ids(target_tokens, config.vocab_size, TARGET_VOCABULARY),
+        "target_ids": text.add_sentence_markers(target_word_ids),
         "source_text": source_text,
         "target_text": target_text,
     }

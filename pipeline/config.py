@@ -101,9 +101,14 @@ class PipelineConfig:
                 f"split_buckets={self.split_buckets!r}: give three positive integers, the "
                 "relative sizes of the train, eval and test splits, e.g. (8, 1, 1)"
             )
-        for name in ("max_line_chars", "max_source_tokens", "max_target_tokens"):
+        for name in ("max_line_chars", "max_source_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
+        if self.max_target_tokens < 3:
+            raise ConfigError(
+                f"max_target_tokens={self.max_target_tokens}: must be at least 3 "
+                "([START], one word, [END])"
+            )
         if self.vocab_size < 3:
             raise ConfigError(
                 f"vocab_size={self.vocab_size}: must be at least 3 (padding, one word "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
+import re
 import unicodedata
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -17,6 +17,7 @@ ENGLISH = "eng"
 UTF8_BOM = b"\xef\xbb\xbf"
 SUPPORTED_SUFFIXES = (".txt", ".tsv", ".txt.gz", ".tsv.gz", ".gz")
 _PREVIEW_CHARS = 200
+_LINE_END = re.compile(b"\r\n|\r|\n")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,19 +60,30 @@ def is_supported_file(path: str) -> bool:
     return path.lower().endswith(SUPPORTED_SUFFIXES)
 
 
-def iter_raw_lines(stream: BinaryIO) -> Iterator[bytes]:
+def iter_raw_lines(stream: BinaryIO, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
     """Yields the lines of a binary stream without their endings.
 
-    LF, CRLF and lone CR all end a line; bytes are passed through untouched (latin-1
-    maps each byte to one character and back), so decoding errors are reported per line.
-    A UTF-8 byte-order mark at the start of the stream is dropped.
+    LF, CRLF and lone CR all end a line; bytes are passed through untouched, so decoding
+    errors are reported per line. A UTF-8 byte-order mark at the start is dropped.
     """
-    text = io.TextIOWrapper(stream, encoding="latin-1", newline=None)
-    for index, line in enumerate(text):
-        raw = line.rstrip("\n").encode("latin-1")
-        if index == 0 and raw.startswith(UTF8_BOM):
-            raw = raw[len(UTF8_BOM) :]
-        yield raw
+    lines = _split_lines(stream, chunk_bytes)
+    first = next(lines, None)
+    if first is not None:
+        yield first.removeprefix(UTF8_BOM)
+        yield from lines
+
+
+def _split_lines(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    pending = b""
+    while chunk := stream.read(chunk_bytes):
+        # A CR at the end of the buffer may be the first half of a CRLF: keep it pending.
+        data = pending + chunk
+        held = b"\r" if data.endswith(b"\r") else b""
+        lines = _LINE_END.split(data[: len(data) - len(held)])
+        pending = lines.pop() + held
+        yield from lines
+    if pending:
+        yield pending.removesuffix(b"\r")
 
 
 def parse_line(

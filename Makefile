@@ -1,0 +1,39 @@
+# Two commands for a newcomer:  `make run` (set up + whole pipeline on data/)  and  `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= $(shell command -v python3.10 2>/dev/null || echo python3)
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL ?= 1
+export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
+
+.PHONY: setup run test lint format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else \
+	  "Python 3.10 is required (the pinned TFX 1.16 wheels); found " + sys.version.split()[0] + \
+	  ": install it (e.g. pyenv install 3.10) or run make PYTHON=/path/to/python3.10")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements/constraints.txt -e '.[dev,kfp]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/nmt-pipeline run $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf outputs .pytest_cache

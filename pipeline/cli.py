@@ -1,0 +1,93 @@
+"""The `nmt-pipeline` console script (also `python -m pipeline.cli`).
+
+Every field of `PipelineConfig` is a flag (`--vocab-size 8000`, `--split-buckets 8,1,1`,
+`--beam-pipeline-args="--direct_num_workers=2 --direct_running_mode=multi_processing"`),
+so the command line and the config can never disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _flag_parser(default):
+    """A parser for a flag whose default is `default` (its type decides the syntax)."""
+    if isinstance(default, bool):
+        return _parse_bool
+    if isinstance(default, tuple) and default and isinstance(default[0], int):
+        return lambda text: tuple(int(item) for item in text.split(",") if item)
+    if isinstance(default, tuple):
+        return lambda text: tuple(shlex.split(text))
+    return type(default)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pipeline configuration (defaults in brackets)")
+    for field in dataclasses.fields(PipelineConfig):
+        default = field.default
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            type=_flag_parser(default),
+            default=default,
+            metavar=type(default).__name__.upper(),
+            help=f"[{shown}]",
+        )
+
+
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    names = {field.name for field in dataclasses.fields(PipelineConfig)}
+    return PipelineConfig(**{name: getattr(args, name) for name in names})
+
+
+def _run(args: argparse.Namespace) -> None:
+    from absl import logging
+
+    from pipeline import local_runner, outputs
+
+    logging.set_verbosity(logging.INFO)
+    config = config_from_args(args)
+    print(f"Running pipeline {config.pipeline_name!r} on {config.data_root}", flush=True)
+    local_runner.run(config)
+    print(outputs.describe_latest_run(config), flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nmt-pipeline", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner)")
+    _add_config_flags(run)
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except ConfigError as error:
+        print(f"nmt-pipeline: configuration error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

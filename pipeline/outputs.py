@@ -1,0 +1,79 @@
+"""Reads what a pipeline run produced from ML Metadata, for people and for tests."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+from tfx.orchestration import metadata
+
+from pipeline.config import PipelineConfig
+
+_STATES = {
+    metadata_store_pb2.Execution.COMPLETE: "ran",
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.RUNNING: "running",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentOutputs:
+    component: str
+    state: str
+    artifacts: dict[str, list[str]]  # output key -> artifact URIs
+
+
+def latest_run(config: PipelineConfig) -> list[ComponentOutputs]:
+    """The components of the pipeline's most recent run, with their output artifacts."""
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    with metadata.Metadata(connection) as store_handle:
+        store = store_handle.store
+        runs = [
+            context
+            for context in store.get_contexts_by_type("pipeline_run")
+            if _belongs_to(store, context, config.pipeline_name)
+        ]
+        if not runs:
+            return []
+        run = max(runs, key=lambda context: context.create_time_since_epoch)
+        executions = sorted(
+            store.get_executions_by_context(run.id), key=lambda e: e.create_time_since_epoch
+        )
+        return [_component_outputs(store, execution) for execution in executions]
+
+
+def _belongs_to(store, run_context, pipeline_name: str) -> bool:
+    parents = store.get_parent_contexts_by_context(run_context.id)
+    return any(parent.name == pipeline_name for parent in parents)
+
+
+def _component_outputs(store, execution) -> ComponentOutputs:
+    node = next(
+        context.name.split(".", 1)[-1]
+        for context in store.get_contexts_by_execution(execution.id)
+        if context.type == "node"
+    )
+    events = [
+        event
+        for event in store.get_events_by_execution_ids([execution.id])
+        if event.type == metadata_store_pb2.Event.OUTPUT
+    ]
+    uris = {a.id: a.uri for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    artifacts: dict[str, list[str]] = {}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else "output"
+        artifacts.setdefault(key, []).append(uris[event.artifact_id])
+    state = _STATES.get(execution.last_known_state, "unknown")
+    return ComponentOutputs(node, state, artifacts)
+
+
+def describe_latest_run(config: PipelineConfig) -> str:
+    """A short human-readable list of where the latest run's outputs are."""
+    lines = [f"Pipeline {config.pipeline_name!r}: metadata in {config.metadata_path}"]
+    for component in latest_run(config):
+        lines.append(f"  {component.component} ({component.state})")
+        for key, uris in sorted(component.artifacts.items()):
+            lines.extend(f"    {key}: {uri}" for uri in uris)
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+import pytest
+
+from pipeline import cli
+from pipeline.config import ConfigError, PipelineConfig
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"direction": "spa-fra"}, "one side English"),
+        ({"direction": "spanish"}, "source-target"),
+        ({"vocab_size": 0}, "vocab_size=0"),
+        ({"split_buckets": (8, 0, 1)}, "three positive integers"),
+        ({"max_target_tokens": 2}, "at least 3"),
+        ({"max_rejected_fraction": 1.5}, r"\[0, 1\]"),
+        ({"pipeline_name": "a b"}, "pipeline_name"),
+    ],
+)
+def test_invalid_values_fail_with_a_message_naming_the_field(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        PipelineConfig(**changes)
+
+
+def test_json_round_trip_and_unknown_fields():
+    config = PipelineConfig(direction="eng-spa", split_buckets=(6, 2, 2))
+    assert PipelineConfig.from_json(config.to_json()) == config
+    with pytest.raises(ConfigError, match="unknown config field.*vocab"):
+        PipelineConfig.from_dict({"vocab": 10})
+
+
+def test_missing_data_root_is_reported_before_anything_runs(tmp_path):
+    config = PipelineConfig(data_root=str(tmp_path / "nope"), output_root=str(tmp_path / "o"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.check_paths()
+
+
+def test_every_config_field_is_a_cli_flag():
+    args = cli.build_parser().parse_args(
+        [
+            "run",
+            "--direction",
+            "eng-spa",
+            "--split-buckets",
+            "6,2,2",
+            "--keep-accents",
+            "true",
+            "--vocab-size",
+            "800",
+            "--beam-pipeline-args=--direct_num_workers=2 --experiments=a,b",
+        ]
+    )
+    config = cli.config_from_args(args)
+    assert config == PipelineConfig(
+        direction="eng-spa",
+        split_buckets=(6, 2, 2),
+        keep_accents=True,
+        vocab_size=800,
+        beam_pipeline_args=("--direct_num_workers=2", "--experiments=a,b"),
+    )
+
+
+def test_cli_reports_config_errors_with_exit_code_2(capsys):
+    assert cli.main(["run", "--direction", "xx-yy"]) == 2
+    assert "configuration error: direction='xx-yy'" in capsys.readouterr().err

@@ -1,0 +1,75 @@
+"""The real pipeline (LocalDagRunner, Beam DirectRunner, no mocks) on a tiny corpus."""
+
+from pathlib import Path
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from modules import text, transform
+
+
+def _single_uri(run, component, key):
+    (uri,) = run[component].artifacts[key]
+    return uri
+
+
+def test_every_component_ran(tiny_pipeline_run):
+    _, run = tiny_pipeline_run
+    assert {"TsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform"} <= set(
+        run
+    )
+    assert all(component.state == "ran" for component in run.values())
+
+
+def test_vocabularies_reserve_special_tokens_and_respect_the_size(tiny_pipeline_run):
+    config, run = tiny_pipeline_run
+    output = tft.TFTransformOutput(_single_uri(run, "Transform", "transform_graph"))
+    for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY):
+        words = Path(output.vocabulary_file_by_name(name)).read_text().splitlines()
+        assert tuple(words[: len(text.SPECIAL_TOKENS)]) == text.SPECIAL_TOKENS
+        assert len(words) == config.vocab_size == len(set(words))
+    target_words = (
+        Path(output.vocabulary_file_by_name(transform.TARGET_VOCABULARY)).read_text().splitlines()
+    )
+    assert "." in target_words  # the most frequent English token in the corpus
+
+
+def test_transformed_examples_hold_the_standardised_ids_of_the_raw_text(tiny_pipeline_run):
+    config, run = tiny_pipeline_run
+    output = tft.TFTransformOutput(_single_uri(run, "Transform", "transform_graph"))
+    vocab = {
+        side: Path(output.vocabulary_file_by_name(name)).read_text().splitlines()
+        for side, name in (
+            ("source", transform.SOURCE_VOCABULARY),
+            ("target", transform.TARGET_VOCABULARY),
+        )
+    }
+    examples_uri = _single_uri(run, "Transform", "transformed_examples")
+    files = tf.io.gfile.glob(f"{examples_uri}/Split-eval/*.gz")
+    dataset = tf.data.TFRecordDataset(files, "GZIP").map(
+        lambda record: tf.io.parse_single_example(record, output.transformed_feature_spec())
+    )
+    checked = 0
+    for example in dataset:
+        target_ids = example["target_ids"].numpy().tolist()
+        assert target_ids[0] == text.START_ID and target_ids[-1] == text.END_ID
+        assert len(target_ids) <= config.max_target_tokens
+        expected = text.tokenise(
+            tf.reshape(example["target_text"], [1]), config.max_target_tokens - 2
+        )[0].numpy()
+        decoded = [vocab["target"][i] for i in target_ids[1:-1]]
+        assert decoded == [
+            word.decode() if word.decode() in vocab["target"] else text.UNKNOWN_TOKEN
+            for word in expected
+        ]
+        source_ids = example["source_ids"].numpy().tolist()
+        assert 0 < len(source_ids) <= config.max_source_tokens
+        assert text.PAD_ID not in source_ids
+        checked += 1
+    assert checked > 5
+
+
+def test_rejected_lines_summary_is_recorded(tiny_pipeline_run):
+    _, run = tiny_pipeline_run
+    summary = Path(_single_uri(run, "TsvExampleGen", "rejected_lines")) / "summary.json"
+    assert '"lines_read": 240' in summary.read_text()

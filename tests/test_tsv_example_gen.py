@@ -1,0 +1,150 @@
+"""Runs the real TsvExampleGen executor (Beam DirectRunner) on small corpora."""
+
+import collections
+import json
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components.tsv_example_gen import RejectedLines, TsvExampleGen, executor, parsing
+from tests.helpers import write_corpus
+
+GOOD = ["Go.\tVe.", "Go.\tVete.", "Go.\tVaya.", "Hi.\tHola.", "Run!\t¡Corre!"]
+
+
+def run_example_gen(input_base: Path, tmp_path: Path, **overrides):
+    """Runs the executor; returns (examples by split, rejected rows, summary)."""
+    params = dict(
+        direction="spa-eng",
+        split_buckets=(8, 1, 1),
+        max_line_chars=200,
+        max_rejected_fraction=1.0,
+    )
+    params.update(overrides)
+    component = TsvExampleGen(str(input_base), **params)
+    exec_properties = {
+        key: proto_utils.proto_to_json(value) if hasattr(value, "DESCRIPTOR") else value
+        for key, value in component.exec_properties.items()
+        if value is not None
+    }
+    examples, rejected = standard_artifacts.Examples(), RejectedLines()
+    examples.uri, rejected.uri = str(tmp_path / "examples"), str(tmp_path / "rejected")
+    executor.Executor().Do(
+        {}, {"examples": [examples], "rejected_lines": [rejected]}, exec_properties
+    )
+    by_split = {
+        split: [_pair(record) for record in _read_records(tmp_path / "examples" / f"Split-{split}")]
+        for split in ("train", "eval", "test")
+    }
+    rows = []
+    for path in sorted((tmp_path / "rejected").glob("rejected-*.tsv")):
+        rows += [line.split("\t") for line in path.read_text().splitlines()[1:]]
+    summary = json.loads((tmp_path / "rejected" / executor.SUMMARY_FILE).read_text())
+    assert examples.get_int_custom_property("lines_read") == summary["lines_read"]
+    return by_split, rows, summary
+
+
+def _read_records(directory: Path):
+    files = sorted(str(p) for p in directory.glob("*.gz"))
+    return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(files, "GZIP")]
+
+
+def _pair(example):
+    feature = example.features.feature
+    return tuple(
+        feature[k].bytes_list.value[0].decode()
+        for k in ("source", "target", "source_language", "target_language")
+    )
+
+
+def _all(by_split):
+    return [pair for pairs in by_split.values() for pair in pairs]
+
+
+def test_reads_txt_gz_and_three_column_files(tmp_path):
+    write_corpus(tmp_path / "in" / "a.txt", GOOD[:2])
+    write_corpus(tmp_path / "in" / "b.tsv.gz", GOOD[2:4], compress=True)
+    write_corpus(tmp_path / "in" / "c.tsv", [GOOD[4] + "\tCC-BY 2.0 #123"])
+    write_corpus(tmp_path / "in" / "_about.md", ["not a corpus"])
+    by_split, rows, summary = run_example_gen(tmp_path / "in", tmp_path)
+    assert sorted(_all(by_split)) == sorted(
+        (other, english, "spa", "eng") for english, other in (g.split("\t") for g in GOOD)
+    )
+    assert rows == []
+    assert summary == {"lines_read": 5, "accepted": 5, "rejected": 0, "rejected_by_reason": {}}
+
+
+def test_direction_eng_spa_swaps_source_and_target(tmp_path):
+    write_corpus(tmp_path / "in" / "a.txt", ["Hi.\tHola."])
+    by_split, _, _ = run_example_gen(tmp_path / "in", tmp_path, direction="eng-spa")
+    assert _all(by_split) == [("Hi.", "Hola.", "eng", "spa")]
+
+
+def test_every_bad_line_is_reported_with_file_line_and_reason(tmp_path):
+    lines = (
+        b"\n".join(
+            [
+                b"Go.\tVe.",
+                b"no tab",
+                b"",
+                b"\tHola.",
+                b"Hi.\t",
+                b"Hi.\t\xffHola",
+                b"N\x00UL\tx",
+                b"x" * 300 + b"\ty",
+                b"Hi.\tHola.",
+            ]
+        )
+        + b"\n"
+    )
+    write_corpus(tmp_path / "in" / "bad.txt", lines)
+    by_split, rows, summary = run_example_gen(tmp_path / "in", tmp_path)
+    assert len(_all(by_split)) == 2
+    reported = sorted(
+        (Path(path).name, int(line), reason.split(" (")[0]) for path, line, reason, _ in rows
+    )
+    assert reported == [
+        ("bad.txt", 2, "no tab"),
+        ("bad.txt", 3, "blank line"),
+        ("bad.txt", 4, "empty English side"),
+        ("bad.txt", 5, "empty translation side"),
+        ("bad.txt", 6, "invalid UTF-8"),
+        ("bad.txt", 7, "NUL byte"),
+        ("bad.txt", 8, "line too long"),
+    ]
+    assert summary["lines_read"] == 9 == summary["accepted"] + summary["rejected"]
+    assert summary["rejected_by_reason"]["no tab"] == 1
+
+
+def test_too_many_rejected_lines_fail_with_a_clear_error(tmp_path):
+    write_corpus(tmp_path / "in" / "a.txt", ["Go.\tVe.", "broken", "also broken"])
+    with pytest.raises(executor.TooManyRejectedLinesError, match=r"2 of 3 lines .*rejected"):
+        run_example_gen(tmp_path / "in", tmp_path, max_rejected_fraction=0.5)
+
+
+def test_no_matching_file_names_the_path_and_the_expected_files(tmp_path):
+    write_corpus(tmp_path / "in" / "a.csv", ["Go.,Ve."])
+    with pytest.raises(FileNotFoundError, match=r"no corpus file found at .*\.txt"):
+        run_example_gen(tmp_path / "in", tmp_path)
+
+
+def test_split_is_leak_free_and_deterministic(tmp_path, sample_lines):
+    corpus = sample_lines[:600]
+    # Alternative translations and case/spacing variants of one source must share a split.
+    corpus += [
+        f"Alt {i}.\t  {line.split(chr(9))[1].upper()} " for i, line in enumerate(sample_lines[:200])
+    ]
+    write_corpus(tmp_path / "in" / "a.txt", corpus)
+    first, _, _ = run_example_gen(tmp_path / "in", tmp_path / "run1")
+    second, _, _ = run_example_gen(tmp_path / "in", tmp_path / "run2")
+    assert {s: sorted(p) for s, p in first.items()} == {s: sorted(p) for s, p in second.items()}
+    splits_of_key = collections.defaultdict(set)
+    for split, pairs in first.items():
+        for pair in pairs:
+            splits_of_key[parsing.split_key(pair[0])].add(split)
+    assert all(len(splits) == 1 for splits in splits_of_key.values())
+    assert len(_all(first)) == 800
+    assert len(first["train"]) > 4 * len(first["eval"]) > 0 and first["test"]
