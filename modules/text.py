@@ -58,3 +58,13 @@ def add_sentence_markers(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
         start, end = tf.cast(START_ID, tokens.dtype), tf.cast(END_ID, tokens.dtype)
     batch = tokens.nrows()
     return tf.concat([tf.fill([batch, 1], start), tokens, tf.fill([batch, 1], end)], axis=1)
+
+
+def detokenise(tokens: tf.RaggedTensor) -> tf.Tensor:
+    """Words `[batch, (len)]` -> sentences `[batch]`, punctuation re-attached.
+
+    `["¿", "que", "hora", "es", "?"]` -> `"¿que hora es?"`.
+    """
+    sentences = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    sentences = tf.strings.regex_replace(sentences, r" ([.?!,])", r"\1")
+    return tf.strings.regex_replace(sentences, r"([¿]) ", r"\1")

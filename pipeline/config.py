@@ -41,6 +41,28 @@ class PipelineConfig:
     max_target_tokens: int = 64
     keep_accents: bool = False
 
+    # Model (modules/model/).
+    embedding_dim: int = 128
+    units: int = 256
+    attention: str = "bahdanau"
+    cell: str = "gru"
+    bidirectional: bool = False
+    encoder_layers: int = 1
+    dropout: float = 0.1
+
+    # Training (modules/trainer.py). steps_per_epoch 0 means one pass over the train split.
+    epochs: int = 10
+    steps_per_epoch: int = 0
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    early_stopping_patience: int = 3
+
+    # Decoding in the exported model (modules/decoding.py).
+    decoding: str = "greedy"
+    beam_width: int = 4
+    length_penalty: float = 0.6
+    temperature: float = 1.0
+
     # Runtime.
     pipeline_name: str = "nmt-attention"
     output_root: str = "outputs"
@@ -61,6 +83,11 @@ class PipelineConfig:
     @property
     def pipeline_root(self) -> str:
         return os.path.join(self.output_root, "pipeline_root")
+
+    @property
+    def serving_model_dir(self) -> str:
+        """Where the Pusher writes models, in the TF Serving layout `<dir>/<version>/`."""
+        return os.path.join(self.output_root, "serving_model")
 
     @property
     def metadata_path(self) -> str:
@@ -118,10 +145,40 @@ class PipelineConfig:
             raise ConfigError(
                 f"max_rejected_fraction={self.max_rejected_fraction}: must be in [0, 1]"
             )
+        self._validate_model_and_training()
         if not self.pipeline_name or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.pipeline_name):
             raise ConfigError(
                 f"pipeline_name={self.pipeline_name!r}: use letters, digits, '.', '_', '-'"
             )
+
+    def _validate_model_and_training(self) -> None:
+        choices = {
+            "attention": ("bahdanau", "luong_general", "luong_dot"),
+            "cell": ("gru", "lstm"),
+            "decoding": ("greedy", "sampling", "beam"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: choose one of {allowed}")
+        positive = ("embedding_dim", "units", "encoder_layers", "batch_size", "beam_width")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
+        for name in ("epochs", "steps_per_epoch", "early_stopping_patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be 0 or more")
+        if self.bidirectional and self.units % 2:
+            raise ConfigError(
+                f"units={self.units}: a bidirectional encoder splits units over two "
+                "directions, so give an even number"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout={self.dropout}: must be in [0, 1)")
+        for name in ("learning_rate", "temperature"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be greater than 0")
+        if self.length_penalty < 0:
+            raise ConfigError(f"length_penalty={self.length_penalty}: must be 0 or more")
 
     def _validate_direction(self) -> None:
         parts = self.direction.split("-")

@@ -12,6 +12,7 @@ from components.tsv_example_gen import TsvExampleGen
 from pipeline.config import PipelineConfig
 
 TRANSFORM_FN = "modules.transform.preprocessing_fn"
+TRAINER_FN = "modules.trainer.run_fn"
 
 
 def _data_input(data_root: str) -> tuple[str, str]:
@@ -48,7 +49,28 @@ def create_components(config: PipelineConfig) -> list:
             analyze=["train"], transform=["train", "eval", "test"]
         ),
     )
-    return [example_gen, statistics_gen, schema_gen, example_validator, transform]
+    trainer = tfx.components.Trainer(
+        run_fn=TRAINER_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        custom_config=dataclasses.asdict(config),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
+        ),
+    )
+    return [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        transform,
+        trainer,
+        pusher,
+    ]
 
 
 def create_pipeline(

@@ -1,0 +1,59 @@
+"""Training and evaluation datasets from Transform's output, bucketed by length."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+SHUFFLE_BUFFER = 10_000
+# Batches group sentences of similar length: boundaries in tokens.
+LENGTH_BUCKETS = (6, 8, 10, 12, 16, 20, 28, 40)
+
+
+def parse_fn(feature_spec: dict):
+    """Serialized transformed tf.Example -> {"source_ids": [src_len], "target_ids": [tgt_len]}."""
+    spec = {key: feature_spec[key] for key in ("source_ids", "target_ids")}
+
+    def parse(record):
+        features = tf.io.parse_single_example(record, spec)
+        return {key: tf.reshape(value, [-1]) for key, value in features.items()}
+
+    return parse
+
+
+def to_model_inputs(batch: dict):
+    """Padded ids -> ({"source_ids", "target_in"}, target_out), target shifted by one."""
+    target = batch["target_ids"]
+    return {"source_ids": batch["source_ids"], "target_in": target[:, :-1]}, target[:, 1:]
+
+
+def make_dataset(
+    file_patterns: list[str],
+    feature_spec: dict,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    repeat: bool = False,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of `(inputs, target_out)`, each batch padded to its longest sentence.
+
+    inputs: {"source_ids": int64 [batch, src_len], "target_in": int64 [batch, tgt_len]},
+    target_out: int64 [batch, tgt_len]; padding id 0.
+    """
+    files = sorted(path for pattern in file_patterns for path in tf.io.gfile.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no transformed examples match {file_patterns}")
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if shuffle:
+        dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.map(parse_fn(feature_spec), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.bucket_by_sequence_length(
+        element_length_func=lambda example: tf.maximum(
+            tf.shape(example["source_ids"])[0], tf.shape(example["target_ids"])[0]
+        ),
+        bucket_boundaries=list(LENGTH_BUCKETS),
+        bucket_batch_sizes=[batch_size] * (len(LENGTH_BUCKETS) + 1),
+    )
+    return dataset.map(to_model_inputs).prefetch(tf.data.AUTOTUNE)

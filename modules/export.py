@@ -1,0 +1,140 @@
+"""The exported SavedModel: raw strings in, translations out, nothing but TF + TF Text.
+
+Signatures:
+  serving_default  sentences string[batch] -> {"translation": string[batch]} (configured search)
+  greedy, beam_search                      -> the same with that search
+  attention  sentences -> translation, source_tokens [batch, src_len],
+             output_tokens [batch, steps], attention [batch, steps, src_len]
+  evaluate   serialized raw tf.Examples [batch] -> translation, reference, loss [batch]
+The Transform graph (standardisation + vocabulary) runs inside every signature.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from modules import decoding, text, transform
+from modules.model.seq2seq import Seq2Seq, masked_token_losses
+from pipeline.config import PipelineConfig
+
+# Each sentence's output is at most `ratio * source words + offset` tokens long.
+MAX_OUTPUT_RATIO = 2
+MAX_OUTPUT_OFFSET = 5
+_SENTENCES = tf.TensorSpec([None], tf.string, name="sentences")
+
+
+def strategy_from_config(config: PipelineConfig, decoding_name: str) -> decoding.Strategy:
+    if decoding_name == "beam":
+        return decoding.BeamSearch(config.beam_width, config.length_penalty)
+    if decoding_name == "sampling":
+        return decoding.Sampling(temperature=config.temperature)
+    return decoding.Greedy()
+
+
+class Translator(tf.Module):
+    """Wraps the trained model, the Transform graph and the target vocabulary."""
+
+    def __init__(self, model: Seq2Seq, tft_output: tft.TFTransformOutput, config: PipelineConfig):
+        super().__init__()
+        self.model = model
+        self.tft_layer = tft_output.transform_features_layer()
+        self._raw_feature_spec = tft_output.raw_feature_spec()
+        vocabulary = tft_output.vocabulary_file_by_name(transform.TARGET_VOCABULARY)
+        self.target_words = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                vocabulary,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+            ),
+            default_value=text.UNKNOWN_TOKEN,
+        )
+        self._config = config
+
+    def source_ids(self, sentences):
+        """string [batch] -> int64 [batch, src_len] word ids, 0-padded (Transform graph)."""
+        features = self.tft_layer({"source": tf.reshape(sentences, [-1, 1])})
+        return features["source_ids"].to_tensor(default_value=text.PAD_ID)
+
+    def search(self, source_ids, strategy: decoding.Strategy) -> decoding.Hypotheses:
+        encoder_outputs, source_mask, state = self.model.encode(source_ids, training=False)
+        source_lengths = tf.reduce_sum(tf.cast(source_mask, tf.int32), axis=1)
+        max_lengths = tf.minimum(
+            MAX_OUTPUT_RATIO * source_lengths + MAX_OUTPUT_OFFSET, self._config.max_target_tokens
+        )
+        return decoding.decode(
+            self.model.decoder.step, encoder_outputs, source_mask, state, max_lengths, strategy
+        )
+
+    def output_words(self, hypotheses: decoding.Hypotheses) -> tf.RaggedTensor:
+        """Best hypotheses -> words [batch, (len)], special tokens dropped."""
+        ids = tf.cast(hypotheses.token_ids, tf.int64)
+        words = tf.ragged.boolean_mask(ids, ids >= len(text.SPECIAL_TOKENS))
+        return tf.ragged.map_flat_values(self.target_words.lookup, words)
+
+    def translate(self, sentences, strategy: decoding.Strategy):
+        hypotheses = self.search(self.source_ids(sentences), strategy)
+        return text.detokenise(self.output_words(hypotheses)), hypotheses
+
+    def signatures(self) -> dict:
+        config = self._config
+
+        def translation_signature(strategy):
+            @tf.function(input_signature=[_SENTENCES])
+            def translate(sentences):
+                translation, _ = self.translate(sentences, strategy)
+                return {"translation": translation}
+
+            return translate
+
+        default_strategy = strategy_from_config(config, config.decoding)
+
+        @tf.function(input_signature=[_SENTENCES])
+        def attention(sentences):
+            translation, hypotheses = self.translate(sentences, default_strategy)
+            source_tokens = text.tokenise(
+                sentences, config.max_source_tokens, keep_accents=config.keep_accents
+            )
+            steps = tf.reduce_max(tf.concat([hypotheses.lengths, [0]], axis=0))
+            ids = tf.cast(hypotheses.token_ids[:, :steps], tf.int64)
+            return {
+                "translation": translation,
+                "source_tokens": source_tokens.to_tensor(default_value=""),
+                "output_tokens": self.target_words.lookup(ids),
+                "attention": hypotheses.attention[:, :steps],
+            }
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def evaluate(examples):
+            raw = tf.io.parse_example(examples, self._raw_feature_spec)
+            features = self.tft_layer({"source": raw["source"], "target": raw["target"]})
+            source_ids = features["source_ids"].to_tensor(default_value=text.PAD_ID)
+            target_ids = features["target_ids"].to_tensor(default_value=text.PAD_ID)
+            logits = self.model(
+                {"source_ids": source_ids, "target_in": target_ids[:, :-1]}, training=False
+            )
+            losses, mask = masked_token_losses(target_ids[:, 1:], logits)
+            hypotheses = self.search(source_ids, default_strategy)
+            return {
+                "translation": text.detokenise(self.output_words(hypotheses)),
+                "reference": tf.reshape(raw["target"], [-1]),
+                "loss": tf.reduce_sum(losses, axis=1) / tf.reduce_sum(mask, axis=1),
+            }
+
+        return {
+            "serving_default": translation_signature(default_strategy),
+            "greedy": translation_signature(decoding.Greedy()),
+            "beam_search": translation_signature(
+                decoding.BeamSearch(config.beam_width, config.length_penalty)
+            ),
+            "attention": attention,
+            "evaluate": evaluate,
+        }
+
+
+def save(model: Seq2Seq, tft_output, config: PipelineConfig, export_dir: str) -> None:
+    """Writes the string-in/string-out SavedModel to `export_dir`."""
+    translator = Translator(model, tft_output, config)
+    tf.saved_model.save(translator, export_dir, signatures=translator.signatures())

@@ -1,0 +1,1 @@
+"""The encoder-decoder attention model, one concern per file."""

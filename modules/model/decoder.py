@@ -1,0 +1,58 @@
+"""Decoder: one attention step, or a whole teacher-forced target sequence at once."""
+
+import tensorflow as tf
+import tf_keras as keras
+
+from modules import text
+from modules.model.attention import Attention
+from modules.model.encoder import recurrent_layer
+
+
+class Decoder(keras.layers.Layer):
+    """Embedding + GRU/LSTM, attention over the encoder outputs, Luong's attention vector
+    `a_t = tanh(W_c [c_t; h_t])` (eq. 3) and logits over the target vocabulary.
+
+    The decoder knows only how to run a sequence of known inputs; search (greedy, sampling,
+    beam) lives in `modules.decoding` and calls `step` one token at a time.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        units: int,
+        *,
+        cell: str = "gru",
+        attention: str = "bahdanau",
+        dropout: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True)
+        self.rnn = recurrent_layer(cell, units)
+        self.attention = Attention(units, attention)
+        self.attention_vector = keras.layers.Dense(units, activation="tanh", use_bias=False)
+        self.dropout = keras.layers.Dropout(dropout)
+        self.output_layer = keras.layers.Dense(vocab_size)
+
+    def call(self, target_in, encoder_outputs, source_mask, state, training=None):
+        """Teacher-forced pass over a whole sequence, no per-token loop.
+
+        target_in [batch, tgt_len] -> (logits [batch, tgt_len, vocab],
+        attention weights [batch, tgt_len, src_len], new state).
+        """
+        embedded = self.dropout(self.embedding(target_in), training=training)
+        outputs, *state = self.rnn(
+            embedded, initial_state=state, mask=target_in != text.PAD_ID, training=training
+        )
+        context, weights = self.attention(outputs, encoder_outputs, source_mask)
+        attention_vector = self.attention_vector(tf.concat([context, outputs], axis=-1))
+        logits = self.output_layer(self.dropout(attention_vector, training=training))
+        return logits, weights, state
+
+    def step(self, token_ids, encoder_outputs, source_mask, state):
+        """One decoding step: token_ids [n] -> (logits [n, vocab], weights [n, src_len], state)."""
+        logits, weights, state = self(
+            token_ids[:, tf.newaxis], encoder_outputs, source_mask, state, training=False
+        )
+        return logits[:, 0], weights[:, 0], state

@@ -1,0 +1,95 @@
+"""TFX Trainer `run_fn`: train the attention model under a distribution strategy, export it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import tensorflow_transform as tft
+import tf_keras as keras
+from absl import logging
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from modules import callbacks, data, distribution, export, transform
+from modules.model.seq2seq import Seq2Seq
+from pipeline.config import ConfigError, PipelineConfig
+
+
+def build_model(config: PipelineConfig, source_vocab_size: int, target_vocab_size: int):
+    """The compiled model; call inside the strategy's scope."""
+    model = Seq2Seq(
+        source_vocab_size,
+        target_vocab_size,
+        embedding_dim=config.embedding_dim,
+        units=config.units,
+        attention=config.attention,
+        cell=config.cell,
+        bidirectional=config.bidirectional,
+        encoder_layers=config.encoder_layers,
+        dropout=config.dropout,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
+def backup_directory(config: PipelineConfig, fn_args: FnArgs) -> str:
+    """Where BackupAndRestore keeps its state: stable across re-runs of the same training
+    (same config and inputs), so a killed Trainer resumes instead of starting over."""
+    identity = "\n".join([config.to_json(), fn_args.transform_output, *fn_args.train_files])
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(config.pipeline_root, "trainer_backup", digest)
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    config = PipelineConfig.from_dict(fn_args.custom_config)
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    strategy = distribution.choose_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size < replicas:
+        raise ConfigError(
+            f"batch_size={config.batch_size} is smaller than the {replicas} replicas in "
+            "sync: give each replica at least one example"
+        )
+    feature_spec = tft_output.transformed_feature_spec()
+    repeat = config.steps_per_epoch > 0
+    train = data.make_dataset(
+        fn_args.train_files, feature_spec, config.batch_size, shuffle=True, repeat=repeat
+    )
+    evaluation = data.make_dataset(
+        fn_args.eval_files, feature_spec, config.batch_size, shuffle=False
+    )
+    vocab_sizes = [
+        tft_output.vocabulary_size_by_name(name)
+        for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
+    ]
+    logging.info("Vocabulary sizes (source, target): %s; %d replica(s)", vocab_sizes, replicas)
+    with strategy.scope():
+        model = build_model(config, *vocab_sizes)
+
+    training_callbacks = [
+        keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
+        callbacks.Throughput(),
+        callbacks.EpochCheckpoint(os.path.join(fn_args.model_run_dir, "checkpoints")),
+        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+    ]
+    if config.early_stopping_patience:
+        training_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    model.fit(
+        train,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch or None,
+        validation_data=evaluation,
+        callbacks=training_callbacks,
+        verbose=2,
+    )
+    if config.epochs == 0:
+        # Build the variables of an untrained model so that it can still be exported.
+        model(next(iter(train))[0], training=False)
+    export.save(model, tft_output, config, fn_args.serving_model_dir)
+    logging.info("Exported the translation SavedModel to %s", fn_args.serving_model_dir)
