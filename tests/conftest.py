@@ -32,6 +32,10 @@ def tiny_pipeline_run(tmp_path_factory, sample_lines):
         vocab_size=60,
         max_source_tokens=12,
         max_target_tokens=12,
+        embedding_dim=16,
+        units=32,
+        epochs=2,
+        batch_size=16,
     )
     local_runner.run(config)
     return config, {c.component: c for c in outputs.latest_run(config)}

@@ -1,7 +1,12 @@
 """The real pipeline (LocalDagRunner, Beam DirectRunner, no mocks) on a tiny corpus."""
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -73,3 +78,41 @@ def test_rejected_lines_summary_is_recorded(tiny_pipeline_run):
     _, run = tiny_pipeline_run
     summary = Path(_single_uri(run, "TsvExampleGen", "rejected_lines")) / "summary.json"
     assert '"lines_read": 240' in summary.read_text()
+
+
+def test_trainer_logged_throughput_and_kept_checkpoints(tiny_pipeline_run):
+    config, run = tiny_pipeline_run
+    model_run = Path(_single_uri(run, "Trainer", "model_run"))
+    checkpoints = tf.train.get_checkpoint_state(str(model_run / "checkpoints"))
+    assert checkpoints.model_checkpoint_path.endswith(f"ckpt-{config.epochs}")
+    assert list(model_run.glob("train/events.out.tfevents.*"))
+
+
+def test_pushed_model_translates_in_a_fresh_tensorflow_only_process(tiny_pipeline_run):
+    config, run = tiny_pipeline_run
+    versions = sorted(Path(config.serving_model_dir).iterdir())
+    assert len(versions) == 1 and versions[0].name.isdigit()
+    sentences = ["¿Todavía está en casa?", "Tengo hambre.", "palabrasinventadas xyz"]
+    result = subprocess.run(
+        [sys.executable, "tests/translate_in_fresh_process.py", str(versions[0]), *sentences],
+        cwd=Path(__file__).resolve().parent.parent,
+        # A serving process: no legacy-Keras switch, nothing of this project on the path.
+        env={k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "PYTHONPATH")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert output["foreign_modules"] == []
+    assert {"serving_default", "greedy", "beam_search", "attention", "evaluate"} <= set(
+        output["signatures"]
+    )
+    for translations in output["translations"].values():
+        assert len(translations) == len(sentences)
+        for translation in translations:
+            assert not any(token in translation for token in text.SPECIAL_TOKENS)
+    assert output["translations"]["serving_default"] == output["translations"]["greedy"]
+    for tokens, sums in zip(output["output_tokens"], output["attention_row_sums"], strict=True):
+        steps = tokens.index(text.END_TOKEN) + 1 if text.END_TOKEN in tokens else len(tokens)
+        np.testing.assert_allclose(sums[:steps], 1.0, rtol=1e-5)

@@ -95,7 +95,8 @@ class Seq2Seq(keras.Model):
         replica = tf.distribute.get_replica_context()
         global_tokens = replica.all_reduce(tf.distribute.ReduceOp.SUM, tokens)
         loss = tf.reduce_sum(losses) / tf.maximum(global_tokens, 1.0)
-        correct = tf.cast(tf.argmax(logits, axis=-1) == target_out, tf.float32) * mask
+        predicted = tf.argmax(logits, axis=-1, output_type=target_out.dtype)
+        correct = tf.cast(predicted == target_out, tf.float32) * mask
         token_mean_loss = tf.math.divide_no_nan(tf.reduce_sum(losses), tokens)
         self.loss_tracker.update_state(token_mean_loss, sample_weight=tokens)
         self.perplexity_tracker.update_state(token_mean_loss, sample_weight=tokens)

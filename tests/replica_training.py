@@ -1,0 +1,46 @@
+"""Trains a tiny model under N replicas and prints its loss curve as JSON.
+
+Run as `python -m tests.replica_training N` in a fresh process: the logical CPU devices
+must be configured before TensorFlow starts.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+
+
+def main(replicas: int) -> None:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from modules import distribution, trainer
+    from pipeline.config import PipelineConfig
+    from tests.test_model import toy_batch
+
+    strategy = (
+        distribution.choose_strategy()
+        if replicas == 2
+        else tf.distribute.MirroredStrategy(["/cpu:0"])
+    )
+    inputs, target_out = toy_batch(seed=5, batch=64)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, target_out)).batch(16)
+    config = PipelineConfig(embedding_dim=16, units=32, dropout=0.0, learning_rate=0.02)
+    tf.keras.utils.set_random_seed(7)
+    with strategy.scope():
+        model = trainer.build_model(config, 20, 20)
+    history = model.fit(dataset, epochs=20, verbose=0)
+    print(
+        json.dumps(
+            {
+                "replicas": strategy.num_replicas_in_sync,
+                "loss": history.history["loss"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

@@ -1,0 +1,122 @@
+"""Greedy, sampling and beam search over toy and real decoders."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from modules import decoding, text
+from modules.model.seq2seq import Seq2Seq
+
+A, B = len(text.SPECIAL_TOKENS), len(text.SPECIAL_TOKENS) + 1
+VOCAB = B + 1
+# Next-token probabilities given the last token; greedy takes A (0.6) then END (0.4),
+# total 0.24, while the best sequence is B (0.4) then END (0.99), total 0.396.
+NEXT = {
+    text.START_ID: {A: 0.6, B: 0.4},
+    A: {text.END_ID: 0.4, A: 0.3, B: 0.3},
+    B: {text.END_ID: 0.99, A: 0.005, B: 0.005},
+}
+
+
+def toy_step(token_ids, encoder_outputs, source_mask, state):
+    table = np.full((VOCAB, VOCAB), 1e-9, np.float32)
+    for last, nexts in NEXT.items():
+        for token, p in nexts.items():
+            table[last, token] = p
+    logits = tf.math.log(tf.gather(tf.constant(table), token_ids))
+    weights = tf.ones_like(encoder_outputs[:, :, 0]) / tf.cast(
+        tf.shape(encoder_outputs)[1], tf.float32
+    )
+    return logits, weights, state
+
+
+def run_toy(strategy, batch=1, max_length=20):
+    encoder_outputs = tf.zeros([batch, 3, 4])
+    mask = tf.ones([batch, 3], tf.bool)
+    state = [tf.zeros([batch, 4])]
+    return decoding.decode(
+        toy_step, encoder_outputs, mask, state, tf.fill([batch], max_length), strategy
+    )
+
+
+def test_greedy_takes_the_locally_best_token_and_stops_at_end():
+    hyps = run_toy(decoding.Greedy())
+    assert hyps.token_ids.numpy().tolist() == [[A, text.END_ID]]
+    assert hyps.lengths.numpy().tolist() == [2]
+    assert hyps.scores.numpy()[0] == pytest.approx(np.log(0.24), rel=1e-4)
+
+
+def test_beam_search_finds_the_better_sequence_greedy_misses():
+    hyps = run_toy(decoding.BeamSearch(width=2, length_penalty=0.0))
+    assert hyps.token_ids.numpy().tolist() == [[B, text.END_ID]]
+    assert hyps.scores.numpy()[0] == pytest.approx(np.log(0.396), rel=1e-4)
+
+
+def test_sampling_follows_the_distribution_and_low_temperature_is_greedy():
+    tf.random.set_seed(0)
+    first = run_toy(decoding.Sampling(temperature=1.0), batch=2000).token_ids[:, 0].numpy()
+    assert np.mean(first == A) == pytest.approx(0.6, abs=0.05)
+    cold = run_toy(decoding.Sampling(temperature=0.01), batch=50).token_ids.numpy()
+    assert (cold == [A, text.END_ID]).all()
+
+
+def test_each_sentence_is_bounded_by_its_max_length():
+    never_ends = {**NEXT, A: {A: 0.9, B: 0.1}, B: {A: 0.5, B: 0.5}}
+    original = dict(NEXT)
+    NEXT.update(never_ends)
+    try:
+        encoder_outputs = tf.zeros([3, 2, 4])
+        hyps = decoding.decode(
+            toy_step,
+            encoder_outputs,
+            tf.ones([3, 2], tf.bool),
+            [tf.zeros([3, 4])],
+            tf.constant([1, 4, 7]),
+            decoding.BeamSearch(width=3),
+        )
+    finally:
+        NEXT.clear()
+        NEXT.update(original)
+    assert hyps.lengths.numpy().tolist() == [1, 4, 7]
+    assert hyps.token_ids.shape[1] == 7
+
+
+def test_empty_batch_decodes_to_nothing():
+    hyps = run_toy(decoding.BeamSearch(width=3), batch=0)
+    assert hyps.token_ids.shape[0] == 0 and hyps.lengths.shape == (0,)
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    tf.keras.utils.set_random_seed(3)
+    model = Seq2Seq(30, 30, embedding_dim=8, units=16)
+    source_ids = tf.constant(np.random.default_rng(0).integers(4, 30, size=(16, 7)))
+    model({"source_ids": source_ids, "target_in": source_ids[:, :3]})
+    return model, source_ids
+
+
+def _decode(model, source_ids, strategy):
+    outputs, mask, state = model.encode(source_ids)
+    return decoding.decode(
+        model.decoder.step, outputs, mask, state, tf.fill([source_ids.shape[0]], 10), strategy
+    )
+
+
+def test_beam_search_with_width_one_equals_greedy(random_model):
+    model, source_ids = random_model
+    greedy = _decode(model, source_ids, decoding.Greedy())
+    beam = _decode(model, source_ids, decoding.BeamSearch(width=1, length_penalty=0.0))
+    np.testing.assert_array_equal(beam.token_ids.numpy(), greedy.token_ids.numpy())
+    np.testing.assert_allclose(beam.scores.numpy(), greedy.scores.numpy(), rtol=1e-5)
+
+
+def test_outputs_never_hold_pad_unk_or_start_before_end(random_model):
+    model, source_ids = random_model
+    for strategy in (decoding.Greedy(), decoding.Sampling(), decoding.BeamSearch(width=3)):
+        hyps = _decode(model, source_ids, strategy)
+        for row, length in zip(hyps.token_ids.numpy(), hyps.lengths.numpy(), strict=True):
+            assert not set(row[:length]) & {text.PAD_ID, text.UNKNOWN_ID, text.START_ID}
+            assert (row[length:] == text.PAD_ID).all()
+        rows = hyps.attention.numpy()
+        for weights, length in zip(rows, hyps.lengths.numpy(), strict=True):
+            np.testing.assert_allclose(weights[:length].sum(-1), 1.0, rtol=1e-5)
