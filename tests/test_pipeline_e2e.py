@@ -116,3 +116,21 @@ def test_pushed_model_translates_in_a_fresh_tensorflow_only_process(tiny_pipelin
     for tokens, sums in zip(output["output_tokens"], output["attention_row_sums"], strict=True):
         steps = tokens.index(text.END_TOKEN) + 1 if text.END_TOKEN in tokens else len(tokens)
         np.testing.assert_allclose(sums[:steps], 1.0, rtol=1e-5)
+
+
+def test_evaluate_signature_scores_serialized_raw_examples(tiny_pipeline_run):
+    config, run = tiny_pipeline_run
+    (model_dir,) = Path(config.serving_model_dir).iterdir()
+    model = tf.saved_model.load(str(model_dir))
+    examples_uri = _single_uri(run, "TsvExampleGen", "examples")
+    files = tf.io.gfile.glob(f"{examples_uri}/Split-eval/*.gz")
+    records = next(iter(tf.data.TFRecordDataset(files, "GZIP").batch(8)))
+    outputs = model.signatures["evaluate"](records)
+    references = [
+        tf.train.Example.FromString(r).features.feature["target"].bytes_list.value[0]
+        for r in records.numpy()
+    ]
+    assert outputs["reference"].numpy().tolist() == references
+    assert outputs["translation"].shape == (len(references),)
+    losses = outputs["loss"].numpy()
+    assert np.isfinite(losses).all() and (losses > 0).all()
