@@ -5,7 +5,9 @@ Signatures:
   greedy, beam_search                      -> the same with that search
   attention  sentences -> translation, source_tokens [batch, src_len],
              output_tokens [batch, steps], attention [batch, steps, src_len]
-  evaluate   serialized raw tf.Examples [batch] -> translation, reference, loss [batch]
+  evaluate   serialized raw tf.Examples [batch] -> translation, reference, loss (mean
+             cross-entropy per target token), target_tokens [batch]; search: eval_decoding
+  slice_features  serialized raw tf.Examples [batch] -> source_length_bucket [batch]
 The Transform graph (standardisation + vocabulary) runs inside every signature.
 """
 
@@ -22,6 +24,21 @@ from pipeline.config import PipelineConfig
 MAX_OUTPUT_RATIO = 2
 MAX_OUTPUT_OFFSET = 5
 _SENTENCES = tf.TensorSpec([None], tf.string, name="sentences")
+_EXAMPLES = tf.TensorSpec([None], tf.string, name="examples")
+# Upper bounds (in source words) of the evaluation slices; longer sources go to the last.
+SOURCE_LENGTH_BUCKETS = (5, 10, 20)
+
+
+def source_length_bucket(sentences: tf.Tensor) -> tf.Tensor:
+    """Raw sentences [batch] -> their word-count bucket [batch]: "01-05" ... "21+"."""
+    words = tf.cast(tf.strings.split(sentences).row_lengths(), tf.int32)
+    lower = (1, *(upper + 1 for upper in SOURCE_LENGTH_BUCKETS))
+    names = [
+        f"{low:02d}-{high:02d}" for low, high in zip(lower[:-1], SOURCE_LENGTH_BUCKETS, strict=True)
+    ]
+    names.append(f"{lower[-1]}+")
+    index = tf.searchsorted(tf.constant(SOURCE_LENGTH_BUCKETS, tf.int32), words, side="left")
+    return tf.gather(tf.constant(names), index)
 
 
 def strategy_from_config(config: PipelineConfig, decoding_name: str) -> decoding.Strategy:
@@ -106,7 +123,9 @@ class Translator(tf.Module):
                 "attention": hypotheses.attention[:, :steps],
             }
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        eval_strategy = strategy_from_config(config, config.eval_decoding)
+
+        @tf.function(input_signature=[_EXAMPLES])
         def evaluate(examples):
             raw = tf.io.parse_example(examples, self._raw_feature_spec)
             features = self.tft_layer({"source": raw["source"], "target": raw["target"]})
@@ -116,12 +135,19 @@ class Translator(tf.Module):
                 {"source_ids": source_ids, "target_in": target_ids[:, :-1]}, training=False
             )
             losses, mask = masked_token_losses(target_ids[:, 1:], logits)
-            hypotheses = self.search(source_ids, default_strategy)
+            target_tokens = tf.reduce_sum(mask, axis=1)
+            hypotheses = self.search(source_ids, eval_strategy)
             return {
                 "translation": text.detokenise(self.output_words(hypotheses)),
                 "reference": tf.reshape(raw["target"], [-1]),
-                "loss": tf.reduce_sum(losses, axis=1) / tf.reduce_sum(mask, axis=1),
+                "loss": tf.reduce_sum(losses, axis=1) / target_tokens,
+                "target_tokens": target_tokens,
             }
+
+        @tf.function(input_signature=[_EXAMPLES])
+        def slice_features(examples):
+            raw = tf.io.parse_example(examples, {"source": self._raw_feature_spec["source"]})
+            return {"source_length_bucket": source_length_bucket(tf.reshape(raw["source"], [-1]))}
 
         return {
             "serving_default": translation_signature(default_strategy),
@@ -131,6 +157,7 @@ class Translator(tf.Module):
             ),
             "attention": attention,
             "evaluate": evaluate,
+            "slice_features": slice_features,
         }
 
 

@@ -70,12 +70,25 @@ def _run(args: argparse.Namespace) -> None:
     print(outputs.describe_latest_run(config), flush=True)
 
 
+def _report(args: argparse.Namespace) -> None:
+    from pipeline import report
+
+    path = report.write_report(config_from_args(args), args.out)
+    print(f"Report written to {os.path.abspath(path)}", flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner)")
     _add_config_flags(run)
     run.set_defaults(handler=_run)
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report of the latest evaluated model"
+    )
+    report.add_argument("--out", help="output file [<output-root>/report.html]")
+    _add_config_flags(report)
+    report.set_defaults(handler=_report)
     return parser
 
 

@@ -63,6 +63,11 @@ class PipelineConfig:
     length_penalty: float = 0.6
     temperature: float = 1.0
 
+    # Evaluation and blessing (pipeline/evaluation.py), on the test split.
+    eval_decoding: str = "greedy"
+    bleu_floor: float = 1.0
+    max_bleu_regression: float = 1.0
+
     # Runtime.
     pipeline_name: str = "nmt-attention"
     output_root: str = "outputs"
@@ -156,6 +161,7 @@ class PipelineConfig:
             "attention": ("bahdanau", "luong_general", "luong_dot"),
             "cell": ("gru", "lstm"),
             "decoding": ("greedy", "sampling", "beam"),
+            "eval_decoding": ("greedy", "beam"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -177,8 +183,9 @@ class PipelineConfig:
         for name in ("learning_rate", "temperature"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be greater than 0")
-        if self.length_penalty < 0:
-            raise ConfigError(f"length_penalty={self.length_penalty}: must be 0 or more")
+        for name in ("length_penalty", "bleu_floor", "max_bleu_regression"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be 0 or more")
 
     def _validate_direction(self) -> None:
         parts = self.direction.split("-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
@@ -77,3 +78,32 @@ def describe_latest_run(config: PipelineConfig) -> str:
         for key, uris in sorted(component.artifacts.items()):
             lines.extend(f"    {key}: {uri}" for uri in uris)
     return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """One Evaluator execution: when, where its results are, and whether it blessed."""
+
+    time_ms: int
+    evaluation_uri: str
+    blessed: bool
+
+
+def evaluation_history(config: PipelineConfig) -> list[Evaluation]:
+    """Every Evaluator execution of the pipeline, oldest first (cached re-runs once)."""
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    history = {}
+    with metadata.Metadata(connection) as store_handle:
+        store = store_handle.store
+        for execution in store.get_executions():
+            component = _component_outputs(store, execution)
+            if component.component != "Evaluator" or component.state != "ran":
+                continue
+            (evaluation_uri,) = component.artifacts["evaluation"]
+            (blessing_uri,) = component.artifacts["blessing"]
+            history[evaluation_uri] = Evaluation(
+                time_ms=execution.create_time_since_epoch,
+                evaluation_uri=evaluation_uri,
+                blessed=os.path.exists(os.path.join(blessing_uri, "BLESSED")),
+            )
+    return sorted(history.values(), key=lambda evaluation: evaluation.time_ms)

@@ -9,7 +9,9 @@ from tfx import v1 as tfx
 from tfx.orchestration import pipeline as tfx_pipeline
 
 from components.tsv_example_gen import TsvExampleGen
+from modules import transform
 from pipeline.config import PipelineConfig
+from pipeline.evaluation import create_eval_config
 
 TRANSFORM_FN = "modules.transform.preprocessing_fn"
 TRAINER_FN = "modules.trainer.run_fn"
@@ -40,24 +42,37 @@ def create_components(config: PipelineConfig) -> list:
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    transform = tfx.components.Transform(
+    transform_component = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=TRANSFORM_FN,
-        custom_config=dataclasses.asdict(config),
+        custom_config={field: getattr(config, field) for field in transform.CONFIG_FIELDS},
         splits_config=tfx.proto.SplitsConfig(
             analyze=["train"], transform=["train", "eval", "test"]
         ),
     )
     trainer = tfx.components.Trainer(
         run_fn=TRAINER_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
+        examples=transform_component.outputs["transformed_examples"],
+        transform_graph=transform_component.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         custom_config=dataclasses.asdict(config),
     )
+    latest_blessed_model = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed_model.outputs["model"],
+        eval_config=create_eval_config(config),
+        example_splits=["test"],
+    )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
         ),
@@ -67,8 +82,10 @@ def create_components(config: PipelineConfig) -> list:
         statistics_gen,
         schema_gen,
         example_validator,
-        transform,
+        transform_component,
         trainer,
+        latest_blessed_model,
+        evaluator,
         pusher,
     ]
 

@@ -18,24 +18,39 @@ def sample_lines() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def tiny_pipeline_run(tmp_path_factory, sample_lines):
-    """Runs the real pipeline once on a tiny corpus; returns (config, latest run outputs)."""
+def tiny_pipeline_run(tmp_path_factory):
+    """Runs the real pipeline once on a tiny synthetic corpus.
+
+    Returns (config, {component: ComponentOutputs}) of that run.
+    """
     from pipeline import local_runner, outputs
     from pipeline.config import PipelineConfig
-    from tests.helpers import write_corpus
+    from tests.helpers import synthetic_corpus, write_corpus
 
     root = tmp_path_factory.mktemp("tiny_pipeline")
-    corpus = write_corpus(root / "data" / "tiny.txt", sample_lines[:240])
+    corpus = write_corpus(root / "data" / "tiny.txt", synthetic_corpus())
     config = PipelineConfig(
         data_root=str(corpus.parent),
         output_root=str(root / "outputs"),
-        vocab_size=60,
+        vocab_size=40,
         max_source_tokens=12,
         max_target_tokens=12,
-        embedding_dim=16,
-        units=32,
-        epochs=2,
+        embedding_dim=32,
+        units=64,
+        epochs=25,
         batch_size=16,
+        learning_rate=0.01,
+        bleu_floor=10.0,
     )
+    local_runner.run(config)
+    return config, {c.component: c for c in outputs.latest_run(config)}
+
+
+@pytest.fixture(scope="session")
+def untrained_rerun(tiny_pipeline_run):
+    """Re-runs the tiny pipeline with zero training epochs: a deliberately worse model."""
+    from pipeline import local_runner, outputs
+
+    config = tiny_pipeline_run[0].replace(epochs=0)
     local_runner.run(config)
     return config, {c.component: c for c in outputs.latest_run(config)}

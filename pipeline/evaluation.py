@@ -1,0 +1,53 @@
+"""The TFMA EvalConfig: BLEU and loss overall and by source length, and the blessing rules."""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from modules import metrics
+from pipeline.config import PipelineConfig
+
+EVAL_SIGNATURE = "evaluate"
+SLICE_SIGNATURE = "slice_features"
+SLICE_FEATURE = "source_length_bucket"
+METRICS_MODULE = "modules.metrics"
+
+
+def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """A model is blessed when its BLEU is at least `bleu_floor` and, once a blessed model
+    exists, at most `max_bleu_regression` BLEU below that baseline."""
+    bleu_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.bleu_floor}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -config.max_bleu_regression},
+        ),
+    )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=EVAL_SIGNATURE,
+                label_key="target",
+                preprocessing_function_names=[SLICE_SIGNATURE],
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[SLICE_FEATURE])],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(
+                        class_name=metrics.CorpusBleu.__name__,
+                        module=METRICS_MODULE,
+                        # Only the overall BLEU decides; slices are for reading.
+                        per_slice_thresholds=[
+                            tfma.PerSliceMetricThreshold(
+                                slicing_specs=[tfma.SlicingSpec()], threshold=bleu_threshold
+                            )
+                        ],
+                    ),
+                    tfma.MetricConfig(class_name=metrics.TokenLoss.__name__, module=METRICS_MODULE),
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                ]
+            )
+        ],
+    )

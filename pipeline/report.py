@@ -1,0 +1,223 @@
+"""`nmt-pipeline report`: one self-contained HTML page about the latest evaluated model.
+
+BLEU and loss overall and per source-length slice, BLEU over all pipeline runs (from ML
+Metadata), the worst and best test translations by sentence BLEU beside their references,
+and attention heat-maps. Images are embedded as data URIs: the file opens offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from modules import metrics  # noqa: E402
+from pipeline import outputs, results  # noqa: E402
+from pipeline.config import PipelineConfig  # noqa: E402
+
+SAMPLE_SENTENCES = 200
+SHOWN_TRANSLATIONS = 5
+HEATMAPS = 3
+_METRIC_COLUMNS = ("bleu", "token_loss", "perplexity", "example_count")
+_STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
+th { background: #f0f0f0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.blessed { color: #0a0; } .not-blessed { color: #c00; }
+img { max-width: 100%; }
+"""
+
+
+class _Html(str):
+    """Markup that a table cell shows as it is (everything else is escaped)."""
+
+
+class ReportError(RuntimeError):
+    """The pipeline has not produced what the report needs."""
+
+
+def _figure_data_uri(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _table(headers, rows, numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for index, value in enumerate(row):
+            if isinstance(value, float):
+                cells.append(f'<td class="num">{value:.2f}</td>')
+            elif index >= numeric_from and isinstance(value, int):
+                cells.append(f'<td class="num">{value}</td>')
+            else:
+                cells.append(
+                    f"<td>{value if str(value).startswith('<') else html.escape(str(value))}</td>"
+                )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _metrics_section(table: dict[str, dict[str, float]]) -> str:
+    rows = [
+        [name, *(table[name].get(column, float("nan")) for column in _METRIC_COLUMNS)]
+        for name in table
+    ]
+    return (
+        '<h2>BLEU and loss by slice</h2><div id="bleu-table">'
+        + _table(["slice", *_METRIC_COLUMNS], rows)
+        + "</div>"
+    )
+
+
+def _history_section(history: list[outputs.Evaluation]) -> str:
+    points = []
+    for evaluation in history:
+        overall = results.candidate_metrics(evaluation.evaluation_uri).get(results.OVERALL, {})
+        when = datetime.datetime.fromtimestamp(evaluation.time_ms / 1000)
+        points.append((when, overall.get("bleu", float("nan")), evaluation.blessed))
+    figure, axes = plt.subplots(figsize=(7, 3))
+    axes.plot([p[0] for p in points], [p[1] for p in points], "-", color="#888")
+    for when, bleu, blessed in points:
+        axes.plot(when, bleu, "o", color="#0a0" if blessed else "#c00")
+    axes.set_ylabel("BLEU (test split)")
+    axes.set_title("BLEU over pipeline runs (green: blessed, red: not blessed)")
+    figure.autofmt_xdate()
+    rows = [
+        [
+            when.strftime("%Y-%m-%d %H:%M:%S"),
+            bleu,
+            _Html('<span class="blessed">blessed</span>')
+            if blessed
+            else _Html('<span class="not-blessed">not blessed</span>'),
+        ]
+        for when, bleu, blessed in points
+    ]
+    return f'<h2>History</h2><img alt="BLEU history" src="{_figure_data_uri(figure)}">' + _table(
+        ["evaluated at", "BLEU", "blessing"], rows
+    )
+
+
+def _test_examples(examples_uri: str) -> tf.Tensor:
+    files = tf.io.gfile.glob(os.path.join(examples_uri, "Split-test", "*"))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(SAMPLE_SENTENCES)
+    return tf.constant(list(dataset.as_numpy_iterator()))
+
+
+def _translations_section(model, examples: tf.Tensor) -> tuple[str, list[bytes]]:
+    evaluated = model.signatures["evaluate"](examples)
+    parsed = tf.io.parse_example(examples, {"source": tf.io.FixedLenFeature([], tf.string)})
+    rows = []
+    for source, translation, reference in zip(
+        parsed["source"].numpy(),
+        evaluated["translation"].numpy(),
+        evaluated["reference"].numpy(),
+        strict=True,
+    ):
+        hypothesis, reference_text = translation.decode(), reference.decode()
+        rows.append(
+            (
+                metrics.sentence_bleu(hypothesis, reference_text),
+                source.decode(),
+                hypothesis,
+                reference_text,
+            )
+        )
+    rows.sort()
+    headers = ["sentence BLEU", "source", "translation", "reference"]
+    section = (
+        "<h2>Sample translations (test split)</h2><h3>Worst</h3>"
+        + _table(headers, [list(r) for r in rows[:SHOWN_TRANSLATIONS]])
+        + "<h3>Best</h3>"
+        + _table(headers, [list(r) for r in rows[::-1][:SHOWN_TRANSLATIONS]])
+    )
+    best_sources = [r[1].encode() for r in rows[::-1][:HEATMAPS]]
+    return section, best_sources
+
+
+def _heatmaps_section(model, sources: list[bytes]) -> str:
+    if not sources:
+        return ""
+    outputs_ = model.signatures["attention"](tf.constant(sources))
+    images = []
+    for index in range(len(sources)):
+        source_tokens = [t.decode() for t in outputs_["source_tokens"][index].numpy() if t]
+        output_tokens = [t.decode() for t in outputs_["output_tokens"][index].numpy()]
+        if "[END]" in output_tokens:
+            output_tokens = output_tokens[: output_tokens.index("[END]") + 1]
+        weights = outputs_["attention"][index].numpy()[: len(output_tokens), : len(source_tokens)]
+        figure, axes = plt.subplots(
+            figsize=(1 + 0.5 * len(source_tokens), 1 + 0.4 * len(output_tokens))
+        )
+        axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+        axes.set_xticks(range(len(source_tokens)), source_tokens, rotation=90)
+        axes.set_yticks(range(len(output_tokens)), output_tokens)
+        axes.set_xlabel("source")
+        axes.set_ylabel("output")
+        images.append(
+            f'<img class="heatmap" alt="attention heat-map" src="{_figure_data_uri(figure)}">'
+        )
+    return "<h2>Attention</h2>" + "".join(images)
+
+
+def build_report(config: PipelineConfig) -> str:
+    """The report's HTML for the pipeline's latest run."""
+    run = {component.component: component for component in outputs.latest_run(config)}
+    if "Evaluator" not in run or not run["Evaluator"].artifacts:
+        raise ReportError(
+            f"no evaluation found in {config.metadata_path}: run the pipeline first "
+            "(nmt-pipeline run) with the same --output-root"
+        )
+    (evaluation_uri,) = run["Evaluator"].artifacts["evaluation"]
+    (blessing_uri,) = run["Evaluator"].artifacts["blessing"]
+    (model_uri,) = run["Trainer"].artifacts["model"]
+    (examples_uri,) = run["TsvExampleGen"].artifacts["examples"]
+    model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
+    blessed = os.path.exists(os.path.join(blessing_uri, "BLESSED"))
+    translations, best_sources = _translations_section(model, _test_examples(examples_uri))
+    verdict = (
+        '<span class="blessed">blessed and pushed</span>'
+        if blessed
+        else '<span class="not-blessed">not blessed, not pushed</span>'
+    )
+    summary = (
+        f"<p>Direction <b>{html.escape(config.direction)}</b>; evaluation decoding "
+        f"<b>{html.escape(config.eval_decoding)}</b>; latest model {verdict} "
+        f"(BLEU floor {config.bleu_floor}, allowed regression {config.max_bleu_regression}).</p>"
+        "<p>BLEU: sacreBLEU corpus BLEU (13a tokenizer, lower-cased) of the model's output "
+        "against the raw reference sentences of the test split.</p>"
+    )
+    body = (
+        f"<h1>Translation model report: {html.escape(config.pipeline_name)}</h1>"
+        + summary
+        + _metrics_section(results.candidate_metrics(evaluation_uri))
+        + _history_section(outputs.evaluation_history(config))
+        + translations
+        + _heatmaps_section(model, best_sources)
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>NMT report: {html.escape(config.pipeline_name)}</title>"
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def write_report(config: PipelineConfig, path: str | None = None) -> str:
+    """Writes the report (default `<output_root>/report.html`) and returns its path."""
+    path = path or os.path.join(config.output_root, "report.html")
+    with open(path, "w", encoding="utf-8") as report_file:
+        report_file.write(build_report(config))
+    return path
