@@ -68,12 +68,35 @@ def _run(args: argparse.Namespace) -> None:
     print(f"Running pipeline {config.pipeline_name!r} on {config.data_root}", flush=True)
     local_runner.run(config)
     print(outputs.describe_latest_run(config), flush=True)
+    _print_verdict(config)
+
+
+def _print_verdict(config: PipelineConfig) -> None:
+    """Says whether the model was blessed and pushed, and writes the HTML report."""
+    from pipeline import outputs, report, results
+
+    latest = outputs.latest_evaluation(config)
+    if latest is None:
+        return
+    overall = results.candidate_metrics(latest.evaluation_uri).get(results.OVERALL, {})
+    verdict = "blessed and pushed" if latest.blessed else "NOT blessed, not pushed"
+    print(
+        f"Test-split BLEU {overall.get('bleu', float('nan')):.2f} "
+        f"(floor {config.bleu_floor}): model {verdict}",
+        flush=True,
+    )
+    if latest.blessed:
+        print(f"Serving models: {os.path.abspath(config.serving_model_dir)}", flush=True)
+    print(f"Report: {os.path.abspath(report.write_report(config))}", flush=True)
 
 
 def _report(args: argparse.Namespace) -> None:
     from pipeline import report
 
-    path = report.write_report(config_from_args(args), args.out)
+    try:
+        path = report.write_report(config_from_args(args), args.out)
+    except report.ReportError as error:
+        raise SystemExit(f"nmt-pipeline report: {error}") from error
     print(f"Report written to {os.path.abspath(path)}", flush=True)
 
 

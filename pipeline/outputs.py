@@ -99,11 +99,21 @@ def evaluation_history(config: PipelineConfig) -> list[Evaluation]:
             component = _component_outputs(store, execution)
             if component.component != "Evaluator" or component.state != "ran":
                 continue
-            (evaluation_uri,) = component.artifacts["evaluation"]
-            (blessing_uri,) = component.artifacts["blessing"]
-            history[evaluation_uri] = Evaluation(
-                time_ms=execution.create_time_since_epoch,
-                evaluation_uri=evaluation_uri,
-                blessed=os.path.exists(os.path.join(blessing_uri, "BLESSED")),
-            )
+            evaluation = _evaluation(component, execution.create_time_since_epoch)
+            history[evaluation.evaluation_uri] = evaluation
     return sorted(history.values(), key=lambda evaluation: evaluation.time_ms)
+
+
+def _evaluation(evaluator: ComponentOutputs, time_ms: int) -> Evaluation:
+    (evaluation_uri,) = evaluator.artifacts["evaluation"]
+    (blessing_uri,) = evaluator.artifacts["blessing"]
+    blessed = os.path.exists(os.path.join(blessing_uri, "BLESSED"))
+    return Evaluation(time_ms=time_ms, evaluation_uri=evaluation_uri, blessed=blessed)
+
+
+def latest_evaluation(config: PipelineConfig) -> Evaluation | None:
+    """The evaluation of the latest run (cached or not), None before any evaluation."""
+    for component in latest_run(config):
+        if component.component == "Evaluator" and component.artifacts:
+            return _evaluation(component, time_ms=0)
+    return None

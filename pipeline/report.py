@@ -175,22 +175,20 @@ def _heatmaps_section(model, sources: list[bytes]) -> str:
 
 def build_report(config: PipelineConfig) -> str:
     """The report's HTML for the pipeline's latest run."""
-    run = {component.component: component for component in outputs.latest_run(config)}
-    if "Evaluator" not in run or not run["Evaluator"].artifacts:
+    latest = outputs.latest_evaluation(config)
+    if latest is None:
         raise ReportError(
             f"no evaluation found in {config.metadata_path}: run the pipeline first "
             "(nmt-pipeline run) with the same --output-root"
         )
-    (evaluation_uri,) = run["Evaluator"].artifacts["evaluation"]
-    (blessing_uri,) = run["Evaluator"].artifacts["blessing"]
+    run = {component.component: component for component in outputs.latest_run(config)}
     (model_uri,) = run["Trainer"].artifacts["model"]
     (examples_uri,) = run["TsvExampleGen"].artifacts["examples"]
     model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
-    blessed = os.path.exists(os.path.join(blessing_uri, "BLESSED"))
     translations, best_sources = _translations_section(model, _test_examples(examples_uri))
     verdict = (
         '<span class="blessed">blessed and pushed</span>'
-        if blessed
+        if latest.blessed
         else '<span class="not-blessed">not blessed, not pushed</span>'
     )
     summary = (
@@ -203,7 +201,7 @@ def build_report(config: PipelineConfig) -> str:
     body = (
         f"<h1>Translation model report: {html.escape(config.pipeline_name)}</h1>"
         + summary
-        + _metrics_section(results.candidate_metrics(evaluation_uri))
+        + _metrics_section(results.candidate_metrics(latest.evaluation_uri))
         + _history_section(outputs.evaluation_history(config))
         + translations
         + _heatmaps_section(model, best_sources)
