@@ -151,10 +151,8 @@ class Translator(tf.Module):
 
         return {
             "serving_default": translation_signature(default_strategy),
-            "greedy": translation_signature(decoding.Greedy()),
-            "beam_search": translation_signature(
-                decoding.BeamSearch(config.beam_width, config.length_penalty)
-            ),
+            "greedy": translation_signature(strategy_from_config(config, "greedy")),
+            "beam_search": translation_signature(strategy_from_config(config, "beam")),
             "attention": attention,
             "evaluate": evaluate,
             "slice_features": slice_features,

@@ -51,7 +51,7 @@ class PipelineConfig:
     dropout: float = 0.1
 
     # Training (modules/trainer.py). steps_per_epoch 0 means one pass over the train split.
-    epochs: int = 10
+    epochs: int = 20
     steps_per_epoch: int = 0
     batch_size: int = 64
     learning_rate: float = 1e-3

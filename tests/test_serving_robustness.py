@@ -1,0 +1,81 @@
+"""The pushed model never falls over: odd inputs, huge batches, concurrent callers."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from modules import export, text
+
+ODD_INPUTS = [
+    "",
+    "   \t  ",
+    "?",
+    "¡!",
+    "palabra " * 1250,  # 10,000 characters
+    "Привет, как дела?",
+    "日本語の文です。",
+    "🙂🙃🚀",
+    "zxqw blorf snarp",
+    "[START] [END] [PAD] [UNK]",
+    "\x00\x01 control",
+]
+
+
+@pytest.fixture(scope="module")
+def serving_model(tiny_pipeline_run):
+    config, _ = tiny_pipeline_run
+    (version,) = Path(config.serving_model_dir).iterdir()
+    return config, tf.saved_model.load(str(version))
+
+
+def _translate(model, sentences, signature="serving_default"):
+    batch = tf.constant(sentences, dtype=tf.string, shape=[len(sentences)])
+    return [t.decode() for t in model.signatures[signature](batch)["translation"].numpy()]
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "greedy", "beam_search"])
+def test_odd_inputs_translate_to_bounded_clean_strings(serving_model, signature):
+    config, model = serving_model
+    started = time.perf_counter()
+    translations = _translate(model, ODD_INPUTS, signature)
+    assert time.perf_counter() - started < 60
+    assert len(translations) == len(ODD_INPUTS)
+    longest = export.MAX_OUTPUT_RATIO * config.max_source_tokens + export.MAX_OUTPUT_OFFSET
+    for translation in translations:
+        assert len(translation.split()) <= min(longest, config.max_target_tokens)
+        assert not any(token in translation for token in text.SPECIAL_TOKENS)
+
+
+def test_an_empty_batch_gives_an_empty_batch(serving_model):
+    _, model = serving_model
+    assert _translate(model, []) == []
+    attention = model.signatures["attention"](tf.constant([], tf.string))
+    assert attention["translation"].shape == (0,)
+
+
+def test_a_batch_of_1000_matches_small_batches(serving_model):
+    _, model = serving_model
+    sentences = [f"Yo veo el gato {i % 7}." if i % 3 else ODD_INPUTS[i % 11] for i in range(1000)]
+    large = _translate(model, sentences)
+    small = [
+        t
+        for start in range(0, 1000, 100)
+        for t in _translate(model, sentences[start : start + 100])
+    ]
+    assert large == small
+
+
+def test_concurrent_calls_give_the_same_results_as_sequential_calls(serving_model):
+    _, model = serving_model
+    batches = [
+        [f"Ella quiere un libro {i}.", ODD_INPUTS[i % 11], "Tú ves el gato."] for i in range(24)
+    ]
+    sequential = [_translate(model, batch) for batch in batches]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(lambda batch: _translate(model, batch), batches))
+    assert concurrent == sequential
+    assert np.mean([len(t) for batch in sequential for t in batch]) > 0
