@@ -15,6 +15,12 @@ def cluster_workers() -> list[str]:
     return list(tf_config.get("cluster", {}).get("worker", []))
 
 
+def local_devices() -> list[str]:
+    """The devices local replicas run on: every GPU, else every logical CPU device."""
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return [device.name for device in devices]
+
+
 def choose_strategy() -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy when TF_CONFIG names several workers, else
     MirroredStrategy over every local GPU (or every logical CPU device when there is no
@@ -23,8 +29,7 @@ def choose_strategy() -> tf.distribute.Strategy:
     if len(workers) > 1:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        strategy = tf.distribute.MirroredStrategy([device.name for device in devices])
+        strategy = tf.distribute.MirroredStrategy(local_devices())
     logging.info(
         "Distribution: %s with %d replica(s) in sync",
         type(strategy).__name__,

@@ -41,6 +41,17 @@ def source_length_bucket(sentences: tf.Tensor) -> tf.Tensor:
     return tf.gather(tf.constant(names), index)
 
 
+def padded_ids(ids: tf.RaggedTensor) -> tf.Tensor:
+    """Word ids [batch, (len)] -> [batch, max(1, longest)], 0-padded.
+
+    At least one (padding) step, so that a batch of empty sentences, or an empty batch,
+    still runs through the encoder RNN, which cannot run zero steps.
+    """
+    dense = ids.to_tensor(default_value=text.PAD_ID)
+    missing = tf.maximum(1 - tf.shape(dense)[1], 0)
+    return tf.pad(dense, [[0, 0], [0, missing]])
+
+
 def strategy_from_config(config: PipelineConfig, decoding_name: str) -> decoding.Strategy:
     if decoding_name == "beam":
         return decoding.BeamSearch(config.beam_width, config.length_penalty)
@@ -73,7 +84,7 @@ class Translator(tf.Module):
     def source_ids(self, sentences):
         """string [batch] -> int64 [batch, src_len] word ids, 0-padded (Transform graph)."""
         features = self.tft_layer({"source": tf.reshape(sentences, [-1, 1])})
-        return features["source_ids"].to_tensor(default_value=text.PAD_ID)
+        return padded_ids(features["source_ids"])
 
     def search(self, source_ids, strategy: decoding.Strategy) -> decoding.Hypotheses:
         encoder_outputs, source_mask, state = self.model.encode(source_ids, training=False)
@@ -129,7 +140,7 @@ class Translator(tf.Module):
         def evaluate(examples):
             raw = tf.io.parse_example(examples, self._raw_feature_spec)
             features = self.tft_layer({"source": raw["source"], "target": raw["target"]})
-            source_ids = features["source_ids"].to_tensor(default_value=text.PAD_ID)
+            source_ids = padded_ids(features["source_ids"])
             target_ids = features["target_ids"].to_tensor(default_value=text.PAD_ID)
             logits = self.model(
                 {"source_ids": source_ids, "target_in": target_ids[:, :-1]}, training=False

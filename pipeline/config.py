@@ -206,6 +206,12 @@ class PipelineConfig:
                 f"data_root={self.data_root!r} does not exist: point it at a directory, "
                 "file or glob of .txt/.tsv(.gz) corpora"
             )
-        os.makedirs(self.output_root, exist_ok=True)
+        try:
+            os.makedirs(self.output_root, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(
+                f"output_root={self.output_root!r} cannot be created ({error}): choose a "
+                "writable directory"
+            ) from error
         if not os.access(self.output_root, os.W_OK):
             raise ConfigError(f"output_root={self.output_root!r} is not writable")

@@ -1,7 +1,12 @@
 """Helpers shared by the tests."""
 
 import gzip
+import re
 from pathlib import Path
+
+from hypothesis import strategies as st
+
+from components.tsv_example_gen import parsing
 
 
 def write_corpus(path: Path, lines: list[str] | bytes, compress: bool = False) -> Path:
@@ -54,4 +59,46 @@ def synthetic_corpus() -> list[str]:
                     f"{english_subject} {english_verb} {english_object}.\t"
                     f"{spanish_subject} {spanish_forms[person]} {spanish_object}."
                 )
+    return lines
+
+
+LINE_ENDINGS = st.sampled_from([b"\n", b"\r\n", b"\r"])
+PIECES = st.sampled_from(
+    [
+        b"Go.",
+        b"Ve.",
+        b"\t",
+        b"\t\t",
+        b" ",
+        b"\x00",
+        b"\xff",
+        b"\xef\xbb\xbf",
+        b"\xc3\xb1",
+        "¿Qué?".encode(),
+        "日本".encode(),
+        "🙂".encode(),
+        b"x" * 50,
+    ]
+)
+
+
+@st.composite
+def corpora(draw):
+    """Raw file contents: lines of odd pieces joined by mixed line endings."""
+    lines = draw(st.lists(st.lists(PIECES, max_size=6).map(b"".join), max_size=20))
+    endings = draw(st.lists(LINE_ENDINGS, min_size=len(lines), max_size=len(lines)))
+    final_newline = draw(st.booleans())
+    data = b"".join(line + end for line, end in zip(lines, endings, strict=True))
+    if not final_newline and data:
+        data = data.rstrip(b"\r\n")
+    return draw(st.one_of(st.just(data), st.binary(max_size=300)))
+
+
+def expected_lines(data: bytes) -> list[bytes]:
+    """Reference split: LF, CRLF and CR end lines; no empty line after a final ending."""
+    lines = re.split(rb"\r\n|\r|\n", data)
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if lines and lines[0].startswith(parsing.UTF8_BOM):
+        lines[0] = lines[0][len(parsing.UTF8_BOM) :]
     return lines

@@ -62,3 +62,22 @@ def test_every_config_field_is_a_cli_flag():
 def test_cli_reports_config_errors_with_exit_code_2(capsys):
     assert cli.main(["run", "--direction", "xx-yy"]) == 2
     assert "configuration error: direction='xx-yy'" in capsys.readouterr().err
+
+
+def test_an_output_root_that_cannot_be_created_is_reported(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    config = PipelineConfig(output_root=str(blocker / "outputs"))
+    with pytest.raises(ConfigError, match="cannot be created"):
+        config.check_paths()
+
+
+def test_batch_smaller_than_local_replicas_fails_before_any_component(tmp_path, monkeypatch):
+    from pipeline import local_runner
+
+    config = PipelineConfig(output_root=str(tmp_path / "o"), batch_size=1)
+    local_runner.preflight(config)  # one CPU replica: fine
+    monkeypatch.setattr(local_runner.distribution, "local_devices", lambda: ["/gpu:0", "/gpu:1"])
+    with pytest.raises(ConfigError, match="batch_size=1 is smaller than the 2 local replicas"):
+        local_runner.run(config)
+    assert not (tmp_path / "o" / "metadata.sqlite").exists()

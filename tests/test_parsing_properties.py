@@ -1,60 +1,19 @@
 """Property-based tests of the TSV reader's pure parts: nothing lost, nothing crashes."""
 
 import io
-import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.tsv_example_gen import parsing
-
-LINE_ENDINGS = st.sampled_from([b"\n", b"\r\n", b"\r"])
-PIECES = st.sampled_from(
-    [
-        b"Go.",
-        b"Ve.",
-        b"\t",
-        b"\t\t",
-        b" ",
-        b"\x00",
-        b"\xff",
-        b"\xef\xbb\xbf",
-        b"\xc3\xb1",
-        "¿Qué?".encode(),
-        "日本".encode(),
-        "🙂".encode(),
-        b"x" * 50,
-    ]
-)
-
-
-@st.composite
-def corpora(draw):
-    """Raw file contents: lines of odd pieces joined by mixed line endings."""
-    lines = draw(st.lists(st.lists(PIECES, max_size=6).map(b"".join), max_size=20))
-    endings = draw(st.lists(LINE_ENDINGS, min_size=len(lines), max_size=len(lines)))
-    final_newline = draw(st.booleans())
-    data = b"".join(line + end for line, end in zip(lines, endings, strict=True))
-    if not final_newline and data:
-        data = data.rstrip(b"\r\n")
-    return draw(st.one_of(st.just(data), st.binary(max_size=300)))
-
-
-def _expected_lines(data: bytes) -> list[bytes]:
-    """Reference split: LF, CRLF and CR end lines; no empty line after a final ending."""
-    lines = re.split(rb"\r\n|\r|\n", data)
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if lines and lines[0].startswith(parsing.UTF8_BOM):
-        lines[0] = lines[0][len(parsing.UTF8_BOM) :]
-    return lines
+from tests.helpers import corpora, expected_lines
 
 
 @settings(max_examples=300, deadline=None)
 @given(corpora(), st.integers(min_value=1, max_value=64))
 def test_every_line_is_read_once_whatever_the_endings_and_chunks(data, chunk_bytes):
     lines = list(parsing.iter_raw_lines(io.BytesIO(data), chunk_bytes=chunk_bytes))
-    assert lines == _expected_lines(data)
+    assert lines == expected_lines(data)
 
 
 @settings(max_examples=500, deadline=None)

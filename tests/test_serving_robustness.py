@@ -34,7 +34,8 @@ def serving_model(tiny_pipeline_run):
 
 def _translate(model, sentences, signature="serving_default"):
     batch = tf.constant(sentences, dtype=tf.string, shape=[len(sentences)])
-    return [t.decode() for t in model.signatures[signature](batch)["translation"].numpy()]
+    translations = model.signatures[signature](sentences=batch)["translation"]
+    return [t.decode() for t in translations.numpy()]
 
 
 @pytest.mark.parametrize("signature", ["serving_default", "greedy", "beam_search"])
@@ -53,8 +54,13 @@ def test_odd_inputs_translate_to_bounded_clean_strings(serving_model, signature)
 def test_an_empty_batch_gives_an_empty_batch(serving_model):
     _, model = serving_model
     assert _translate(model, []) == []
-    attention = model.signatures["attention"](tf.constant([], tf.string))
+    attention = model.signatures["attention"](sentences=tf.constant([], tf.string))
     assert attention["translation"].shape == (0,)
+
+
+def test_a_batch_of_only_empty_sentences_translates(serving_model):
+    _, model = serving_model
+    assert len(_translate(model, ["", "   ", "123 456"])) == 3
 
 
 def test_a_batch_of_1000_matches_small_batches(serving_model):

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.tsv_example_gen import RejectedLines, TsvExampleGen, executor, parsing
-from tests.helpers import write_corpus
+from tests.helpers import corpora, expected_lines, write_corpus
 
 GOOD = ["Go.\tVe.", "Go.\tVete.", "Go.\tVaya.", "Hi.\tHola.", "Run!\t¡Corre!"]
 
@@ -148,3 +149,39 @@ def test_split_is_leak_free_and_deterministic(tmp_path, sample_lines):
     assert all(len(splits) == 1 for splits in splits_of_key.values())
     assert len(_all(first)) == 800
     assert len(first["train"]) > 4 * len(first["eval"]) > 0 and first["test"]
+
+
+def test_empty_files_fail_with_a_clear_error(tmp_path):
+    write_corpus(tmp_path / "in" / "a.txt", b"")
+    write_corpus(tmp_path / "in" / "b.txt.gz", b"", compress=True)
+    with pytest.raises(executor.EmptyInputError, match=r"hold no lines at all"):
+        run_example_gen(tmp_path / "in", tmp_path)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=corpora())
+def test_random_files_lose_no_line(tmp_path_factory, data):
+    """Whatever the bytes: lines read == accepted + rejected == lines in the file, and every
+    rejected line is reported with its line number."""
+    root = tmp_path_factory.mktemp("random")
+    write_corpus(root / "in" / "random.txt", data)
+    expected = expected_lines(data)
+    if not expected:
+        with pytest.raises(executor.EmptyInputError):
+            run_example_gen(root / "in", root)
+        return
+    by_split, rows, summary = run_example_gen(root / "in", root)
+    assert summary["lines_read"] == len(expected)
+    assert summary["accepted"] == len(_all(by_split))
+    assert summary["rejected"] == len(rows)
+    reported = sorted(int(line) for _, line, _, _ in rows)
+    accepted_lines = [
+        number
+        for number, raw in enumerate(expected, start=1)
+        if isinstance(
+            parsing.parse_line(raw, source_language="spa", max_line_chars=200), parsing.SentencePair
+        )
+    ]
+    assert sorted(reported + accepted_lines) == list(range(1, len(expected) + 1))

@@ -30,6 +30,10 @@ _ACCEPTED = "accepted"
 _REJECTED = "rejected"
 
 
+class EmptyInputError(RuntimeError):
+    """The matching corpus files are all empty."""
+
+
 class TooManyRejectedLinesError(RuntimeError):
     """More input lines were rejected than `max_rejected_fraction` allows."""
 
@@ -231,14 +235,17 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             summary["rejected_by_reason"],
             rejected_artifact.uri,
         )
+        if summary["lines_read"] == 0:
+            raise EmptyInputError(
+                f"the corpus files under {exec_properties[standard_component_specs.INPUT_BASE_KEY]}"
+                " hold no lines at all"
+            )
         _check_rejected_fraction(
             summary, exec_properties[MAX_REJECTED_FRACTION_KEY], rejected_artifact.uri
         )
 
 
 def _check_rejected_fraction(summary: dict, max_fraction: float, rejected_uri: str) -> None:
-    if summary["lines_read"] == 0:
-        raise TooManyRejectedLinesError("the input files hold no lines at all")
     fraction = summary["rejected"] / summary["lines_read"]
     if fraction > max_fraction:
         raise TooManyRejectedLinesError(
