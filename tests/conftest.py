@@ -47,7 +47,15 @@ def tiny_pipeline_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def untrained_rerun(tiny_pipeline_run):
+def pushed_digest_before_rerun(tiny_pipeline_run):
+    """Digest of the serving directory after the first run, taken before any re-run."""
+    from tests.helpers import directory_digest
+
+    return directory_digest(Path(tiny_pipeline_run[0].serving_model_dir))
+
+
+@pytest.fixture(scope="session")
+def untrained_rerun(tiny_pipeline_run, pushed_digest_before_rerun):
     """Re-runs the tiny pipeline with zero training epochs: a deliberately worse model."""
     from pipeline import local_runner, outputs
 

@@ -1,6 +1,7 @@
 """Helpers shared by the tests."""
 
 import gzip
+import hashlib
 import re
 from pathlib import Path
 
@@ -102,3 +103,12 @@ def expected_lines(data: bytes) -> list[bytes]:
     if lines and lines[0].startswith(parsing.UTF8_BOM):
         lines[0] = lines[0][len(parsing.UTF8_BOM) :]
     return lines
+
+
+def directory_digest(directory: Path) -> str:
+    """SHA-256 over every file's relative path and bytes below `directory`."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

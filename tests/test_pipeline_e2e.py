@@ -13,7 +13,7 @@ import tensorflow_transform as tft
 
 from modules import text, transform
 from pipeline import results
-from tests.helpers import synthetic_corpus
+from tests.helpers import directory_digest, synthetic_corpus
 
 
 def _single_uri(run, component, key):
@@ -175,7 +175,9 @@ def test_a_good_first_model_is_blessed_and_pushed(tiny_pipeline_run):
     assert len(list(Path(config.serving_model_dir).iterdir())) == 1
 
 
-def test_an_untrained_model_is_not_blessed_and_not_pushed(tiny_pipeline_run, untrained_rerun):
+def test_an_untrained_model_is_not_blessed_and_not_pushed(
+    tiny_pipeline_run, untrained_rerun, pushed_digest_before_rerun
+):
     config, run = untrained_rerun
     assert run["TsvExampleGen"].state == "cached" and run["Transform"].state == "cached"
     assert run["Trainer"].state == "ran"
@@ -184,4 +186,5 @@ def test_an_untrained_model_is_not_blessed_and_not_pushed(tiny_pipeline_run, unt
     table = results.candidate_metrics(_single_uri(run, "Evaluator", "evaluation"))
     assert table[results.OVERALL]["bleu"] < config.bleu_floor
     versions = list(Path(config.serving_model_dir).iterdir())
-    assert len(versions) == 1  # still only the first, blessed model
+    assert len(versions) == 1  # still only the first, blessed model, byte for byte
+    assert directory_digest(Path(config.serving_model_dir)) == pushed_digest_before_rerun
