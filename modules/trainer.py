@@ -41,6 +41,8 @@ def backup_directory(config: PipelineConfig, fn_args: FnArgs) -> str:
 
 
 def run_fn(fn_args: FnArgs) -> None:
+    """Trains on Transform's output as `fn_args.custom_config` says, then exports the
+    string-in/string-out SavedModel to `fn_args.serving_model_dir`."""
     config = PipelineConfig.from_dict(fn_args.custom_config)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = distribution.choose_strategy()
