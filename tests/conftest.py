@@ -24,21 +24,13 @@ def tiny_pipeline_run(tmp_path_factory):
     Returns (config, {component: ComponentOutputs}) of that run.
     """
     from pipeline import local_runner, outputs
-    from pipeline.config import PipelineConfig
-    from tests.helpers import synthetic_corpus, write_corpus
+    from tests.helpers import synthetic_pipeline_config
 
-    root = tmp_path_factory.mktemp("tiny_pipeline")
-    corpus = write_corpus(root / "data" / "tiny.txt", synthetic_corpus())
-    config = PipelineConfig(
-        data_root=str(corpus.parent),
-        output_root=str(root / "outputs"),
-        vocab_size=40,
-        max_source_tokens=12,
-        max_target_tokens=12,
+    config = synthetic_pipeline_config(
+        tmp_path_factory.mktemp("tiny_pipeline"),
         embedding_dim=32,
         units=64,
         epochs=25,
-        batch_size=16,
         learning_rate=0.01,
         bleu_floor=10.0,
     )

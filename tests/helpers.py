@@ -112,3 +112,21 @@ def directory_digest(directory: Path) -> str:
         digest.update(str(path.relative_to(directory)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def synthetic_pipeline_config(root: Path, **overrides):
+    """A PipelineConfig for a tiny model on `synthetic_corpus()`, written under `root`."""
+    from pipeline.config import PipelineConfig
+
+    corpus = write_corpus(root / "data" / "tiny.txt", synthetic_corpus())
+    settings = dict(
+        data_root=str(corpus.parent),
+        output_root=str(root / "outputs"),
+        vocab_size=40,
+        max_source_tokens=12,
+        max_target_tokens=12,
+        embedding_dim=16,
+        units=32,
+        batch_size=16,
+    )
+    return PipelineConfig(**{**settings, **overrides})

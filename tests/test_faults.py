@@ -1,5 +1,6 @@
 """Faults: a Trainer killed with SIGKILL resumes from its last epoch on the next run."""
 
+import dataclasses
 import os
 import re
 import signal
@@ -10,32 +11,21 @@ from pathlib import Path
 
 from pipeline import outputs
 from pipeline.config import PipelineConfig
-from tests.helpers import synthetic_corpus, write_corpus
+from tests.helpers import synthetic_pipeline_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 6
 
 
 def _pipeline_command(config: PipelineConfig) -> list[str]:
-    flags = {
-        "data-root": config.data_root,
-        "output-root": config.output_root,
-        "vocab-size": config.vocab_size,
-        "embedding-dim": config.embedding_dim,
-        "units": config.units,
-        "epochs": config.epochs,
-        "steps-per-epoch": config.steps_per_epoch,
-        "batch-size": config.batch_size,
-        "early-stopping-patience": config.early_stopping_patience,
-        "bleu-floor": 0,
-    }
-    return [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "run",
-        *(f"--{name}={value}" for name, value in flags.items()),
+    """`nmt-pipeline run` with a flag for every field that differs from the defaults."""
+    defaults = PipelineConfig()
+    flags = [
+        f"--{field.name.replace('_', '-')}={getattr(config, field.name)}"
+        for field in dataclasses.fields(config)
+        if getattr(config, field.name) != getattr(defaults, field.name)
     ]
+    return [sys.executable, "-m", "pipeline.cli", "run", *flags]
 
 
 def _epochs_run(output: str) -> list[int]:
@@ -43,17 +33,13 @@ def _epochs_run(output: str) -> list[int]:
 
 
 def test_killed_trainer_resumes_from_its_last_epoch_and_nothing_is_pushed(tmp_path):
-    corpus = write_corpus(tmp_path / "data" / "tiny.txt", synthetic_corpus())
-    config = PipelineConfig(
-        data_root=str(corpus.parent),
-        output_root=str(tmp_path / "outputs"),
-        vocab_size=40,
-        embedding_dim=16,
-        units=32,
+    config = synthetic_pipeline_config(
+        tmp_path,
         epochs=EPOCHS,
         steps_per_epoch=150,
         batch_size=8,
         early_stopping_patience=0,
+        bleu_floor=0.0,
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log_path = tmp_path / "killed.log"
