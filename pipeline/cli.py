@@ -75,7 +75,7 @@ def _print_verdict(config: PipelineConfig) -> None:
     """Says whether the model was blessed and pushed, and writes the HTML report."""
     from pipeline import outputs, report, results
 
-    latest = outputs.latest_evaluation(config)
+    latest = outputs.latest_evaluation(outputs.latest_run(config))
     if latest is None:
         return
     overall = results.candidate_metrics(latest.evaluation_uri).get(results.OVERALL, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tfx import v1 as tfx
 
 from modules import distribution
+from pipeline import outputs
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -24,5 +25,5 @@ def run(config: PipelineConfig) -> None:
     """Checks the config against this machine, then runs every component (cached ones are
     reused)."""
     preflight(config)
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata))
+    connection = outputs.metadata_connection(config)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, connection))

@@ -26,10 +26,14 @@ class ComponentOutputs:
     artifacts: dict[str, list[str]]  # output key -> artifact URIs
 
 
+def metadata_connection(config: PipelineConfig):
+    """The ML Metadata (SQLite) connection config of the pipeline's runs."""
+    return tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+
+
 def latest_run(config: PipelineConfig) -> list[ComponentOutputs]:
     """The components of the pipeline's most recent run, with their output artifacts."""
-    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
-    with metadata.Metadata(connection) as store_handle:
+    with metadata.Metadata(metadata_connection(config)) as store_handle:
         store = store_handle.store
         runs = [
             context
@@ -91,9 +95,8 @@ class Evaluation:
 
 def evaluation_history(config: PipelineConfig) -> list[Evaluation]:
     """Every Evaluator execution of the pipeline, oldest first (cached re-runs once)."""
-    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     history = {}
-    with metadata.Metadata(connection) as store_handle:
+    with metadata.Metadata(metadata_connection(config)) as store_handle:
         store = store_handle.store
         for execution in store.get_executions():
             component = _component_outputs(store, execution)
@@ -111,9 +114,9 @@ def _evaluation(evaluator: ComponentOutputs, time_ms: int) -> Evaluation:
     return Evaluation(time_ms=time_ms, evaluation_uri=evaluation_uri, blessed=blessed)
 
 
-def latest_evaluation(config: PipelineConfig) -> Evaluation | None:
-    """The evaluation of the latest run (cached or not), None before any evaluation."""
-    for component in latest_run(config):
+def latest_evaluation(run: list[ComponentOutputs]) -> Evaluation | None:
+    """The evaluation in a run's outputs (cached or not), None when it has none."""
+    for component in run:
         if component.component == "Evaluator" and component.artifacts:
             return _evaluation(component, time_ms=0)
     return None

@@ -175,15 +175,16 @@ def _heatmaps_section(model, sources: list[bytes]) -> str:
 
 def build_report(config: PipelineConfig) -> str:
     """The report's HTML for the pipeline's latest run."""
-    latest = outputs.latest_evaluation(config)
+    run = outputs.latest_run(config)
+    latest = outputs.latest_evaluation(run)
     if latest is None:
         raise ReportError(
             f"no evaluation found in {config.metadata_path}: run the pipeline first "
             "(nmt-pipeline run) with the same --output-root"
         )
-    run = {component.component: component for component in outputs.latest_run(config)}
-    (model_uri,) = run["Trainer"].artifacts["model"]
-    (examples_uri,) = run["TsvExampleGen"].artifacts["examples"]
+    by_component = {component.component: component for component in run}
+    (model_uri,) = by_component["Trainer"].artifacts["model"]
+    (examples_uri,) = by_component["TsvExampleGen"].artifacts["examples"]
     model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
     translations, best_sources = _translations_section(model, _test_examples(examples_uri))
     verdict = (
