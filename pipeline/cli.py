@@ -2,7 +2,8 @@
 
 Every field of `PipelineConfig` is a flag (`--vocab-size 8000`, `--split-buckets 8,1,1`,
 `--beam-pipeline-args="--direct_num_workers=2 --direct_running_mode=multi_processing"`),
-so the command line and the config can never disagree.
+so the command line and the config can never disagree. `--config FILE` reads field values
+from a JSON file first; flags given as well override them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
+from pipeline.config import ConfigError, PipelineConfig, read_config_file  # noqa: E402
 
 
 def _parse_bool(text: str) -> bool:
@@ -38,24 +39,35 @@ def _flag_parser(default):
     return type(default)
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+def _add_config_flags(parser: argparse.ArgumentParser, file_values: dict) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE", help="JSON file of config field values (flags override)"
+    )
     group = parser.add_argument_group("pipeline configuration (defaults in brackets)")
     for field in dataclasses.fields(PipelineConfig):
-        default = field.default
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        default = file_values.get(field.name, field.default)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple | list) else default
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
-            type=_flag_parser(default),
+            type=_flag_parser(field.default),
             default=default,
-            metavar=type(default).__name__.upper(),
+            metavar=type(field.default).__name__.upper(),
             help=f"[{shown}]",
         )
 
 
+def _config_file_values(argv: list[str]) -> dict:
+    """The values in the --config file, if one is given."""
+    config_flag = argparse.ArgumentParser(add_help=False)
+    config_flag.add_argument("--config")
+    known, _ = config_flag.parse_known_args(argv)
+    return read_config_file(known.config) if known.config else {}
+
+
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     names = {field.name for field in dataclasses.fields(PipelineConfig)}
-    return PipelineConfig(**{name: getattr(args, name) for name in names})
+    return PipelineConfig.from_dict({name: getattr(args, name) for name in names})
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -100,24 +112,27 @@ def _report(args: argparse.Namespace) -> None:
     print(f"Report written to {os.path.abspath(path)}", flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(file_values: dict | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; `file_values` (from a --config file) become the defaults."""
+    file_values = file_values or {}
     parser = argparse.ArgumentParser(prog="nmt-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner)")
-    _add_config_flags(run)
+    _add_config_flags(run, file_values)
     run.set_defaults(handler=_run)
     report = commands.add_parser(
         "report", help="write a self-contained HTML report of the latest evaluated model"
     )
     report.add_argument("--out", help="output file [<output-root>/report.html]")
-    _add_config_flags(report)
+    _add_config_flags(report, file_values)
     report.set_defaults(handler=_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        args = build_parser(_config_file_values(argv)).parse_args(argv)
         args.handler(args)
     except ConfigError as error:
         print(f"nmt-pipeline: configuration error: {error}", file=sys.stderr)

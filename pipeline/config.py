@@ -19,6 +19,10 @@ SAMPLE_DATA_ROOT = PROJECT_ROOT / "data" / "spa-eng"
 
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 
+# Runner files started without arguments (`tfx pipeline create`, `tfx run create`) read
+# their configuration from the JSON file this environment variable names.
+CONFIG_FILE_ENV = "NMT_PIPELINE_CONFIG"
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message says which field and what to change."""
@@ -120,6 +124,17 @@ class PipelineConfig:
         }
         return cls(**coerced)
 
+    @classmethod
+    def from_file(cls, path: str) -> PipelineConfig:
+        """The config in a JSON file of field values (unset fields keep their defaults)."""
+        return cls.from_dict(read_config_file(path))
+
+    @classmethod
+    def from_environment(cls) -> PipelineConfig:
+        """The config in the file named by $NMT_PIPELINE_CONFIG, else the defaults."""
+        path = os.environ.get(CONFIG_FILE_ENV)
+        return cls.from_file(path) if path else cls()
+
     def replace(self, **changes) -> PipelineConfig:
         return dataclasses.replace(self, **changes)
 
@@ -215,3 +230,21 @@ class PipelineConfig:
             ) from error
         if not os.access(self.output_root, os.W_OK):
             raise ConfigError(f"output_root={self.output_root!r} is not writable")
+
+
+def read_config_file(path: str) -> dict:
+    """The field values in a JSON config file (a subset of the fields is fine)."""
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except OSError as error:
+        raise ConfigError(f"config file {path!r} cannot be read: {error}") from error
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"config file {path!r} is not valid JSON: {error}") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path!r}: expected a JSON object of field values")
+    try:
+        PipelineConfig.from_dict(values)
+    except (ConfigError, TypeError) as error:
+        raise ConfigError(f"config file {path!r}: {error}") from error
+    return values

@@ -1,13 +1,29 @@
-"""Runs the pipeline on this machine: LocalDagRunner, SQLite metadata, Beam DirectRunner."""
+"""Runs the pipeline on this machine: LocalDagRunner, SQLite metadata, Beam DirectRunner.
+
+Also the runner file of the TFX CLI, which executes it as a script with no arguments:
+
+    NMT_PIPELINE_CONFIG=my-config.json tfx pipeline create --engine=local \\
+        --pipeline_path=pipeline/local_runner.py
+    NMT_PIPELINE_CONFIG=my-config.json tfx run create --engine=local --pipeline_name=nmt-attention
+"""
 
 from __future__ import annotations
 
-from tfx import v1 as tfx
+import os
+import sys
 
-from modules import distribution
-from pipeline import outputs
-from pipeline.config import ConfigError, PipelineConfig
-from pipeline.pipeline import create_pipeline
+if __name__ == "__main__":
+    # Run as a script, this file's directory comes first on sys.path, where pipeline.py
+    # would shadow the `pipeline` package: put the project root there instead.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from tfx import v1 as tfx  # noqa: E402
+
+from modules import distribution  # noqa: E402
+from pipeline import outputs  # noqa: E402
+from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
+from pipeline.pipeline import create_pipeline  # noqa: E402
 
 
 def preflight(config: PipelineConfig) -> None:
@@ -21,9 +37,13 @@ def preflight(config: PipelineConfig) -> None:
         )
 
 
-def run(config: PipelineConfig) -> None:
+def run(config: PipelineConfig, until: str | None = None) -> None:
     """Checks the config against this machine, then runs every component (cached ones are
-    reused)."""
+    reused), or those up to the component id `until`."""
     preflight(config)
     connection = outputs.metadata_connection(config)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, connection))
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, connection, until))
+
+
+if __name__ == "__main__":
+    run(PipelineConfig.from_environment())

@@ -24,6 +24,7 @@ class ComponentOutputs:
     component: str
     state: str
     artifacts: dict[str, list[str]]  # output key -> artifact URIs
+    seconds: float  # from the execution's creation to its last update in ML Metadata
 
 
 def metadata_connection(config: PipelineConfig):
@@ -71,14 +72,15 @@ def _component_outputs(store, execution) -> ComponentOutputs:
         key = event.path.steps[0].key if event.path.steps else "output"
         artifacts.setdefault(key, []).append(uris[event.artifact_id])
     state = _STATES.get(execution.last_known_state, "unknown")
-    return ComponentOutputs(node, state, artifacts)
+    seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3
+    return ComponentOutputs(node, state, artifacts, seconds)
 
 
 def describe_latest_run(config: PipelineConfig) -> str:
     """A short human-readable list of where the latest run's outputs are."""
     lines = [f"Pipeline {config.pipeline_name!r}: metadata in {config.metadata_path}"]
     for component in latest_run(config):
-        lines.append(f"  {component.component} ({component.state})")
+        lines.append(f"  {component.component} ({component.state}, {component.seconds:.0f} s)")
         for key, uris in sorted(component.artifacts.items()):
             lines.extend(f"    {key}: {uri}" for uri in uris)
     return "\n".join(lines)

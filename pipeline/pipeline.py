@@ -91,13 +91,23 @@ def create_components(config: PipelineConfig) -> list:
 
 
 def create_pipeline(
-    config: PipelineConfig, metadata_connection_config=None
+    config: PipelineConfig, metadata_connection_config=None, until: str | None = None
 ) -> tfx_pipeline.Pipeline:
-    """The whole pipeline for `config`; runners add orchestration, nothing else."""
+    """The whole pipeline for `config`; runners add orchestration, nothing else.
+
+    `until` names a component id (e.g. "Transform") to stop after, for benchmarks and
+    partial runs: the components before it in dependency order are kept.
+    """
+    components = create_components(config)
+    if until is not None:
+        ids = [component.id for component in components]
+        if until not in ids:
+            raise ValueError(f"until={until!r}: choose one of {ids}")
+        components = components[: ids.index(until) + 1]
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=create_components(config),
+        components=components,
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_pipeline_args),

@@ -81,3 +81,30 @@ def test_batch_smaller_than_local_replicas_fails_before_any_component(tmp_path, 
     with pytest.raises(ConfigError, match="batch_size=1 is smaller than the 2 local replicas"):
         local_runner.run(config)
     assert not (tmp_path / "o" / "metadata.sqlite").exists()
+
+
+def test_config_file_sets_defaults_and_flags_override_them(tmp_path):
+    config_file = tmp_path / "config.json"
+    config_file.write_text('{"units": 64, "split_buckets": [6, 2, 2], "epochs": 3}')
+    argv = ["run", "--config", str(config_file), "--epochs", "5"]
+    args = cli.build_parser(cli._config_file_values(argv)).parse_args(argv)
+    config = cli.config_from_args(args)
+    assert (config.units, config.split_buckets, config.epochs) == (64, (6, 2, 2), 5)
+    assert PipelineConfig.from_file(str(config_file)).epochs == 3
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"unit": 64}', "unknown config field(s) ['unit']"),
+        ('{"units": 0}', "units=0: must be at least 1"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_bad_config_file_names_the_file_and_the_problem(tmp_path, content, message):
+    config_file = tmp_path / "bad.json"
+    config_file.write_text(content)
+    with pytest.raises(ConfigError) as error:
+        PipelineConfig.from_file(str(config_file))
+    assert str(config_file) in str(error.value) and message in str(error.value)

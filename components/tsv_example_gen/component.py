@@ -23,7 +23,7 @@ class RejectedLines(types.Artifact):
     """Input lines that were not accepted: `rejected-*.tsv` (path, line, reason, content)
     and `summary.json` (lines read, accepted, rejected, counts by reason)."""
 
-    TYPE_NAME = "RejectedLines"
+    TYPE_NAME = "nmt_tfx.RejectedLines"  # namespaced, as KFP v2 requires of custom types
 
 
 class TsvExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):

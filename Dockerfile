@@ -1,0 +1,22 @@
+# The image every Kubeflow / Vertex AI step runs in, and the SDK container for remote Beam
+# workers (--sdk_container_image). Build from the project root:
+#   docker build -t REGISTRY/nmt-tfx:0.1.0 . && docker push REGISTRY/nmt-tfx:0.1.0
+FROM tensorflow/tfx:1.16.0
+
+ENV TF_USE_LEGACY_KERAS=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The compiled pipeline refers to the project's modules by import path and to the sample
+# corpus as /nmt-tfx/data (pipeline/kubeflow_runner.py, IMAGE_PROJECT_ROOT).
+WORKDIR /nmt-tfx
+COPY requirements/constraints.txt requirements/constraints.txt
+COPY pyproject.toml README.md ./
+COPY components components
+COPY modules modules
+COPY pipeline pipeline
+COPY data data
+
+# The same resolved versions as a local install, on top of the TFX image.
+RUN pip install -c requirements/constraints.txt '.[kfp]' \
+    && python -c "import components.tsv_example_gen, modules.trainer, pipeline.pipeline"

@@ -1,0 +1,104 @@
+"""What every benchmark shares: the environment it ran in, timing, a table and a JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+FULL_SPA_ENG = PROJECT_ROOT.parent / "shared" / "data" / "spa-eng" / "spa.txt.gz"
+
+
+def environment() -> dict:
+    """CPU, cores, memory, GPUs and library versions of this machine."""
+    import apache_beam
+    import tensorflow as tf
+    import tfx
+
+    cpu = platform.processor() or "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
+        cpu = names[0] if names else cpu
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_gib, 1),
+        "gpus": _gpu_names(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tfx": tfx.__version__,
+        "apache_beam": apache_beam.__version__,
+    }
+
+
+def _gpu_names() -> list[str]:
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+
+
+def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of `run()` over `repeats` calls, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    """Prints rows (dicts with the same keys) as an aligned text table."""
+    print(f"\n{title}")
+    if not rows:
+        return
+    headers = list(rows[0])
+    cells = [[_format(row[h]) for h in headers] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def write_results(name: str, settings: dict, rows: list[dict], out_dir: str | None) -> Path:
+    """Writes {environment, settings, rows} to <out_dir>/<name>.json and returns the path."""
+    directory = Path(out_dir) if out_dir else RESULTS_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "environment": environment(),
+        "settings": settings,
+        "rows": rows,
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nResults written to {path}")
+    return path

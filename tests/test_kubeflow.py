@@ -1,0 +1,94 @@
+"""The Kubeflow V2 runner compiles a pipeline that runs from the image, not from this machine."""
+
+import json
+
+import pytest
+from google.protobuf import json_format
+from kfp.client import client as kfp_client
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipeline import kubeflow_runner
+from pipeline.config import PROJECT_ROOT, ConfigError, PipelineConfig
+from pipeline.pipeline import create_pipeline
+
+IMAGE = "registry.example.com/nmt-tfx:test"
+CLUSTER_CONFIG = PipelineConfig(
+    output_root="gs://example-bucket/nmt",
+    beam_pipeline_args=("--runner=DataflowRunner", "--region=europe-west4"),
+    epochs=3,
+)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    job_file = tmp_path_factory.mktemp("kfp") / "nmt.json"
+    kubeflow_runner.compile_pipeline(CLUSTER_CONFIG, IMAGE, str(job_file))
+    return job_file, json.loads(job_file.read_text())
+
+
+def test_compiled_json_is_a_pipeline_spec_naming_every_component(compiled):
+    _, job = compiled
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = set(spec.root.dag.tasks)
+    for component in create_pipeline(CLUSTER_CONFIG).components:
+        assert any(task.split("-")[0] == component.id for task in tasks), component.id
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://example-bucket/nmt/pipeline_root"
+
+
+def test_dag_edges_are_the_pipelines_data_dependencies(compiled):
+    _, job = compiled
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    for component in create_pipeline(CLUSTER_CONFIG).components:
+        if component.id not in tasks:  # the resolver compiles to several resolver tasks
+            continue
+        upstream = {task.split("-")[0] for task in tasks[component.id].get("dependentTasks", [])}
+        assert upstream == {node.id for node in component.upstream_nodes}, component.id
+
+
+def test_every_step_runs_in_the_image_with_module_paths_not_local_files(compiled):
+    job_file, job = compiled
+    executors = job["pipelineSpec"]["deploymentSpec"]["executors"].values()
+    containers = [executor["container"] for executor in executors if "container" in executor]
+    assert containers and all(container["image"] == IMAGE for container in containers)
+    text = job_file.read_text()
+    assert str(PROJECT_ROOT) not in text
+    for module_path in ("modules.transform.preprocessing_fn", "modules.trainer.run_fn"):
+        assert module_path in text
+    assert f"{kubeflow_runner.IMAGE_PROJECT_ROOT}/data/spa-eng" in text
+    assert "--runner=DataflowRunner" in text
+
+
+def test_pipeline_spec_package_loads_with_the_kfp_client_reader(compiled):
+    job_file, job = compiled
+    package = kubeflow_runner.write_pipeline_spec(job, str(job_file))
+    loaded = kfp_client._extract_pipeline_yaml(package)
+    assert set(loaded.pipeline_spec.root.dag.tasks) == set(
+        job["pipelineSpec"]["root"]["dag"]["tasks"]
+    )
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"output_root": "outputs"}, "local path"),
+        ({"output_root": "gs://b/n", "data_root": "/srv/corpora"}, "on this machine only"),
+    ],
+)
+def test_host_only_paths_are_refused(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        kubeflow_runner.for_image(PipelineConfig(**changes))
+
+
+def test_submit_without_a_target_is_a_usage_error(tmp_path, capsys):
+    assert kubeflow_runner.main(["--submit", "--output", str(tmp_path / "p.json")]) == 2
+    assert "--submit needs --host" in capsys.readouterr().err
+
+
+def test_dockerfile_builds_on_the_pinned_tfx_image_and_copies_what_the_pipeline_imports():
+    import tfx
+
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert f"FROM tensorflow/tfx:{tfx.__version__}\n" in dockerfile
+    assert f"WORKDIR {kubeflow_runner.IMAGE_PROJECT_ROOT}\n" in dockerfile
+    for package in ("components", "modules", "pipeline", "data"):
+        assert f"COPY {package} {package}\n" in dockerfile
