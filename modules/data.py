@@ -56,4 +56,8 @@ def make_dataset(
         bucket_boundaries=list(LENGTH_BUCKETS),
         bucket_batch_sizes=[batch_size] * (len(LENGTH_BUCKETS) + 1),
     )
-    return dataset.map(to_model_inputs).prefetch(tf.data.AUTOTUNE)
+    # Workers of a MultiWorkerMirroredStrategy take turns over the batches: the splits are
+    # too few files to shard by file.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.map(to_model_inputs).prefetch(tf.data.AUTOTUNE).with_options(options)

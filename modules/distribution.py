@@ -9,10 +9,34 @@ import tensorflow as tf
 from absl import logging
 
 
+def _tf_config() -> dict:
+    return json.loads(os.environ.get("TF_CONFIG") or "{}")
+
+
 def cluster_workers() -> list[str]:
     """The worker addresses named in TF_CONFIG (empty when it is unset)."""
-    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    return list(tf_config.get("cluster", {}).get("worker", []))
+    return list(_tf_config().get("cluster", {}).get("worker", []))
+
+
+def is_chief() -> bool:
+    """Whether this process writes the outputs: true unless TF_CONFIG makes it a worker
+    other than the first (or any worker, when the cluster has a separate chief)."""
+    tf_config = _tf_config()
+    task = tf_config.get("task", {})
+    task_type = task.get("type", "chief")
+    if task_type == "worker" and "chief" not in tf_config.get("cluster", {}):
+        return task.get("index", 0) == 0
+    return task_type == "chief"
+
+
+def output_directory(path: str) -> str:
+    """`path` on the chief; elsewhere a scratch directory beside it. Every worker of a
+    MultiWorkerMirroredStrategy must save (saving runs collective ops), but only the
+    chief's copy is kept."""
+    if is_chief():
+        return path
+    task = _tf_config()["task"]
+    return f"{path.rstrip('/')}-scratch-{task['type']}-{task.get('index', 0)}"
 
 
 def local_devices() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from absl import logging
@@ -43,9 +44,16 @@ def backup_directory(config: PipelineConfig, fn_args: FnArgs) -> str:
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on Transform's output as `fn_args.custom_config` says, then exports the
     string-in/string-out SavedModel to `fn_args.serving_model_dir`."""
-    config = PipelineConfig.from_dict(fn_args.custom_config)
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    # A MultiWorkerMirroredStrategy must exist before TensorFlow runs its first op.
     strategy = distribution.choose_strategy()
+    config = PipelineConfig.from_dict(fn_args.custom_config)
+    model, tft_output = train(config, fn_args, strategy)
+    export_trained(model, tft_output, config, fn_args)
+
+
+def train(config: PipelineConfig, fn_args: FnArgs, strategy: tf.distribute.Strategy):
+    """Builds and fits the model under `strategy`; returns (model, TFTransformOutput)."""
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
     replicas = strategy.num_replicas_in_sync
     if config.batch_size < replicas:
         raise ConfigError(
@@ -54,10 +62,10 @@ def run_fn(fn_args: FnArgs) -> None:
         )
     feature_spec = tft_output.transformed_feature_spec()
     repeat = config.steps_per_epoch > 0
-    train = data.make_dataset(
+    train_batches = data.make_dataset(
         fn_args.train_files, feature_spec, config.batch_size, shuffle=True, repeat=repeat
     )
-    evaluation = data.make_dataset(
+    eval_batches = data.make_dataset(
         fn_args.eval_files, feature_spec, config.batch_size, shuffle=False
     )
     vocab_sizes = [
@@ -68,11 +76,12 @@ def run_fn(fn_args: FnArgs) -> None:
     with strategy.scope():
         model = build_model(config, *vocab_sizes)
 
+    run_dir = distribution.output_directory(fn_args.model_run_dir)
     training_callbacks = [
         keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
         callbacks.Throughput(),
-        callbacks.EpochCheckpoint(os.path.join(fn_args.model_run_dir, "checkpoints")),
-        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+        callbacks.EpochCheckpoint(os.path.join(run_dir, "checkpoints")),
+        keras.callbacks.TensorBoard(log_dir=run_dir, update_freq="epoch"),
     ]
     if config.early_stopping_patience:
         training_callbacks.append(
@@ -83,15 +92,26 @@ def run_fn(fn_args: FnArgs) -> None:
             )
         )
     model.fit(
-        train,
+        train_batches,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch or None,
-        validation_data=evaluation,
+        validation_data=eval_batches,
         callbacks=training_callbacks,
         verbose=2,
     )
     if config.epochs == 0:
         # Build the variables of an untrained model so that it can still be exported.
-        model(next(iter(train))[0], training=False)
-    export.save(model, tft_output, config, fn_args.serving_model_dir)
-    logging.info("Exported the translation SavedModel to %s", fn_args.serving_model_dir)
+        model(next(iter(train_batches))[0], training=False)
+    return model, tft_output
+
+
+def export_trained(model, tft_output, config: PipelineConfig, fn_args: FnArgs) -> None:
+    """Exports the SavedModel; on a non-chief worker to scratch space, then removed."""
+    export_dir = distribution.output_directory(fn_args.serving_model_dir)
+    export.save(model, tft_output, config, export_dir)
+    if distribution.is_chief():
+        logging.info("Exported the translation SavedModel to %s", export_dir)
+        return
+    for scratch in (export_dir, distribution.output_directory(fn_args.model_run_dir)):
+        if tf.io.gfile.exists(scratch):
+            tf.io.gfile.rmtree(scratch)

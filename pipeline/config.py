@@ -75,7 +75,12 @@ class PipelineConfig:
     # Runtime.
     pipeline_name: str = "nmt-attention"
     output_root: str = "outputs"
-    beam_pipeline_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
+    # Beam: the DirectRunner with one worker process per core (0 = all cores); give e.g.
+    # --runner=DataflowRunner ... to scale out (README, "Scaling out").
+    beam_pipeline_args: tuple[str, ...] = (
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=0",
+    )
 
     def __post_init__(self) -> None:
         self._validate()

@@ -1,7 +1,10 @@
-"""Training on two replicas (two logical CPU devices) follows the one-replica curve."""
+"""Distributed training: two replicas in one process follow the one-replica curve; two
+worker processes (MultiWorkerMirroredStrategy over 127.0.0.1) stay in sync."""
 
+import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +37,63 @@ def test_two_replicas_match_one_replica():
     assert (one["replicas"], two["replicas"]) == (1, 2)
     assert two["loss"][-1] < 0.5 * two["loss"][0]
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=0.02)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(
+    tiny_pipeline_run, tmp_path
+):
+    config, components = tiny_pipeline_run
+    (examples,) = components["Transform"].artifacts["transformed_examples"]
+    (transform_graph,) = components["Transform"].artifacts["transform_graph"]
+    serving_dir = tmp_path / "serving_model"
+    fn_args_file = tmp_path / "fn_args.json"
+    fn_args = {
+        "train_files": [f"{examples}/Split-train/*"],
+        "eval_files": [f"{examples}/Split-eval/*"],
+        "transform_output": transform_graph,
+        "serving_model_dir": str(serving_dir),
+        "model_run_dir": str(tmp_path / "model_run"),
+        "custom_config": dataclasses.asdict(
+            config.replace(epochs=2, output_root=str(tmp_path / "outputs"))
+        ),
+    }
+    fn_args_file.write_text(json.dumps(fn_args))
+    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
+    workers = []
+    for index in range(2):
+        tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.multi_worker_training",
+                    str(fn_args_file),
+                    str(tmp_path / f"weights-{index}.npz"),
+                ],
+                cwd=ROOT,
+                env={**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    summaries = []
+    for worker in workers:
+        stdout, stderr = worker.communicate(timeout=600)
+        assert worker.returncode == 0, stderr[-3000:]
+        summaries.append(json.loads(stdout.strip().splitlines()[-1]))
+
+    assert summaries == [{"replicas": 2, "chief": True}, {"replicas": 2, "chief": False}]
+    chief, other = (np.load(tmp_path / f"weights-{index}.npz") for index in range(2))
+    assert len(chief.files) == len(other.files) > 0
+    for name in chief.files:
+        np.testing.assert_array_equal(chief[name], other[name])
+    assert (serving_dir / "saved_model.pb").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if "scratch" in p.name) == []
