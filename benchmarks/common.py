@@ -102,3 +102,28 @@ def write_results(name: str, settings: dict, rows: list[dict], out_dir: str | No
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"\nResults written to {path}")
     return path
+
+
+def corpus_pairs(path: str, limit: int, direction: str = "spa-eng") -> list[tuple[str, str]]:
+    """The first `limit` accepted (source, target) pairs of a corpus file (.txt or .gz)."""
+    import gzip
+
+    from components.tsv_example_gen.parsing import SentencePair, iter_raw_lines, parse_line
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    pairs = []
+    with opener(path, "rb") as stream:
+        for raw in iter_raw_lines(stream):
+            parsed = parse_line(raw, source_language=direction.split("-")[0], max_line_chars=1000)
+            if isinstance(parsed, SentencePair):
+                pairs.append((parsed.source, parsed.target))
+            if len(pairs) == limit:
+                break
+    return pairs
+
+
+def default_corpus() -> str:
+    """The full spa-eng corpus when it is there, else the project's sample."""
+    if FULL_SPA_ENG.exists():
+        return str(FULL_SPA_ENG)
+    return str(PROJECT_ROOT / "data" / "spa-eng" / "spa-sample.txt")

@@ -52,6 +52,13 @@ def padded_ids(ids: tf.RaggedTensor) -> tf.Tensor:
     return tf.pad(dense, [[0, 0], [0, missing]])
 
 
+def source_ids(tft_layer, sentences: tf.Tensor) -> tf.Tensor:
+    """string [batch] -> int64 [batch, src_len] word ids, 0-padded, by the Transform graph's
+    `tft_layer` (TFTransformOutput.transform_features_layer())."""
+    features = tft_layer({"source": tf.reshape(sentences, [-1, 1])})
+    return padded_ids(features["source_ids"])
+
+
 def strategy_from_config(config: PipelineConfig, decoding_name: str) -> decoding.Strategy:
     if decoding_name == "beam":
         return decoding.BeamSearch(config.beam_width, config.length_penalty)
@@ -82,9 +89,7 @@ class Translator(tf.Module):
         self._config = config
 
     def source_ids(self, sentences):
-        """string [batch] -> int64 [batch, src_len] word ids, 0-padded (Transform graph)."""
-        features = self.tft_layer({"source": tf.reshape(sentences, [-1, 1])})
-        return padded_ids(features["source_ids"])
+        return source_ids(self.tft_layer, sentences)
 
     def search(self, source_ids, strategy: decoding.Strategy) -> decoding.Hypotheses:
         encoder_outputs, source_mask, state = self.model.encode(source_ids, training=False)

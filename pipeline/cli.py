@@ -39,13 +39,11 @@ def _flag_parser(default):
     return type(default)
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, file_values: dict) -> None:
-    parser.add_argument(
-        "--config", metavar="FILE", help="JSON file of config field values (flags override)"
-    )
+def add_config_flags(parser: argparse.ArgumentParser, defaults: dict) -> None:
+    """A flag for every PipelineConfig field; `defaults` overrides the field defaults."""
     group = parser.add_argument_group("pipeline configuration (defaults in brackets)")
     for field in dataclasses.fields(PipelineConfig):
-        default = file_values.get(field.name, field.default)
+        default = defaults.get(field.name, field.default)
         shown = ",".join(map(str, default)) if isinstance(default, tuple | list) else default
         group.add_argument(
             "--" + field.name.replace("_", "-"),
@@ -55,6 +53,12 @@ def _add_config_flags(parser: argparse.ArgumentParser, file_values: dict) -> Non
             metavar=type(field.default).__name__.upper(),
             help=f"[{shown}]",
         )
+
+
+def _add_config_file_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE", help="JSON file of config field values (flags override)"
+    )
 
 
 def _config_file_values(argv: list[str]) -> dict:
@@ -118,13 +122,15 @@ def build_parser(file_values: dict | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner)")
-    _add_config_flags(run, file_values)
+    _add_config_file_flag(run)
+    add_config_flags(run, file_values)
     run.set_defaults(handler=_run)
     report = commands.add_parser(
         "report", help="write a self-contained HTML report of the latest evaluated model"
     )
     report.add_argument("--out", help="output file [<output-root>/report.html]")
-    _add_config_flags(report, file_values)
+    _add_config_file_flag(report)
+    add_config_flags(report, file_values)
     report.set_defaults(handler=_report)
     return parser
 

@@ -128,8 +128,8 @@ def synthetic_pipeline_config(root: Path, **overrides):
         embedding_dim=16,
         units=32,
         batch_size=16,
-        # Worker processes cost more than they give on a tiny corpus; the TFX CLI test runs
-        # the default multi-processing DirectRunner.
+        # Worker processes cost more than they give on a tiny corpus (test_tsv_example_gen
+        # runs the default multi-processing DirectRunner).
         beam_pipeline_args=("--direct_running_mode=in_memory",),
     )
     return PipelineConfig(**{**settings, **overrides})

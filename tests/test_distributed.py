@@ -45,9 +45,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(
-    tiny_pipeline_run, tmp_path
-):
+def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipeline_run, tmp_path):
     config, components = tiny_pipeline_run
     (examples,) = components["Transform"].artifacts["transformed_examples"]
     (transform_graph,) = components["Transform"].artifacts["transform_graph"]

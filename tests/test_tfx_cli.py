@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import outputs
-from pipeline.config import CONFIG_FILE_ENV, PipelineConfig
+from pipeline.config import CONFIG_FILE_ENV
 from tests.helpers import synthetic_pipeline_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,13 +26,7 @@ def _tfx(*args: str, env: dict) -> str:
 
 @pytest.mark.slow
 def test_tfx_cli_creates_and_runs_the_pipeline_from_a_config_file(tmp_path):
-    config = synthetic_pipeline_config(
-        tmp_path,
-        pipeline_name="nmt-cli",
-        epochs=1,
-        bleu_floor=0,
-        beam_pipeline_args=PipelineConfig().beam_pipeline_args,  # multi-processing
-    )
+    config = synthetic_pipeline_config(tmp_path, pipeline_name="nmt-cli", epochs=1, bleu_floor=0)
     config_file = tmp_path / "config.json"
     config_file.write_text(config.to_json())
     env = {

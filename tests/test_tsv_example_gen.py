@@ -11,12 +11,13 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.tsv_example_gen import RejectedLines, TsvExampleGen, executor, parsing
+from pipeline.config import PipelineConfig
 from tests.helpers import corpora, expected_lines, write_corpus
 
 GOOD = ["Go.\tVe.", "Go.\tVete.", "Go.\tVaya.", "Hi.\tHola.", "Run!\t¡Corre!"]
 
 
-def run_example_gen(input_base: Path, tmp_path: Path, **overrides):
+def run_example_gen(input_base: Path, tmp_path: Path, beam_pipeline_args=(), **overrides):
     """Runs the executor; returns (examples by split, rejected rows, summary)."""
     params = dict(
         direction="spa-eng",
@@ -33,7 +34,8 @@ def run_example_gen(input_base: Path, tmp_path: Path, **overrides):
     }
     examples, rejected = standard_artifacts.Examples(), RejectedLines()
     examples.uri, rejected.uri = str(tmp_path / "examples"), str(tmp_path / "rejected")
-    executor.Executor().Do(
+    context = executor.Executor.Context(beam_pipeline_args=list(beam_pipeline_args))
+    executor.Executor(context).Do(
         {}, {"examples": [examples], "rejected_lines": [rejected]}, exec_properties
     )
     by_split = {
@@ -118,6 +120,22 @@ def test_every_bad_line_is_reported_with_file_line_and_reason(tmp_path):
     ]
     assert summary["lines_read"] == 9 == summary["accepted"] + summary["rejected"]
     assert summary["rejected_by_reason"]["no tab"] == 1
+
+
+def test_multi_processing_direct_runner_gives_the_same_output(tmp_path, sample_lines):
+    write_corpus(tmp_path / "in" / "corpus.txt", sample_lines[:300] + ["no tab", ""])
+    in_memory = run_example_gen(tmp_path / "in", tmp_path / "in_memory")
+    workers = run_example_gen(
+        tmp_path / "in",
+        tmp_path / "workers",
+        beam_pipeline_args=PipelineConfig().beam_pipeline_args,
+    )
+    by_split, rows, summary = workers
+    assert summary == in_memory[2] and summary["rejected"] == 2
+    assert sorted(row[1:3] for row in rows) == sorted(row[1:3] for row in in_memory[1])
+    assert {k: sorted(v) for k, v in by_split.items()} == {
+        k: sorted(v) for k, v in in_memory[0].items()
+    }
 
 
 def test_too_many_rejected_lines_fail_with_a_clear_error(tmp_path):

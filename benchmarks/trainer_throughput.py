@@ -1,0 +1,217 @@
+"""Trainer step throughput and hardware efficiency: project model vs the tutorial's loop.
+
+Every contender trains on the same batches: sentence lengths of the corpus's first 30,000
+pairs (the tutorial's `num_examples`), padded to the longest (the tutorial's
+`pad_sequences`), random token ids. Reports the median step time as examples/s and target
+tokens/s, model FLOPs per example from the layer shapes, and the fraction of a matmul peak
+measured in the same run. Example:
+
+    python -m benchmarks.trainer_throughput --sizes tutorial default
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+from benchmarks import common
+
+SIZES = {  # embedding, units, vocabulary, batch
+    "tutorial": (256, 1024, 5000, 64),
+    "default": (128, 256, 5000, 64),
+    "smoke": (16, 32, 100, 8),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Batches:
+    source: np.ndarray  # int64 [steps, batch, src_len], 0 = padding
+    target: np.ndarray  # int64 [steps, batch, tgt_len] with start/end markers
+
+    @property
+    def target_tokens_per_batch(self) -> float:
+        """Predicted tokens (everything after [START] that is not padding)."""
+        return float(np.count_nonzero(self.target[:, :, 1:])) / len(self.target)
+
+
+def corpus_lengths(corpus: str, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token counts with [START]/[END] of the corpus's first `pairs` (source, target)."""
+    import tensorflow as tf
+
+    from modules import text
+
+    sources, targets = zip(*common.corpus_pairs(corpus, pairs), strict=True)
+    lengths = [
+        text.add_sentence_markers(text.tokenise(tf.constant(side), 1000)).row_lengths().numpy()
+        for side in (list(sources), list(targets))
+    ]
+    return lengths[0], lengths[1]
+
+
+def make_batches(lengths, vocab: int, batch: int, steps: int, seed: int = 0) -> Batches:
+    source_lengths, target_lengths = lengths
+    rng = np.random.default_rng(seed)
+
+    def padded(lengths_of_rows: np.ndarray, max_length: int) -> np.ndarray:
+        ids = rng.integers(4, vocab, size=(steps, batch, max_length))
+        positions = np.arange(max_length)
+        ids[positions >= lengths_of_rows[..., None]] = 0
+        return ids
+
+    rows = rng.integers(0, len(source_lengths), size=(steps, batch))
+    return Batches(
+        padded(source_lengths[rows], int(source_lengths.max())),
+        padded(target_lengths[rows], int(target_lengths.max())),
+    )
+
+
+def project_flops(e: int, u: int, v: int, s: int, t: int) -> float:
+    """Training FLOPs per example of modules/model (GRU, Bahdanau, Luong attention vector):
+    3x the forward multiply-adds x 2, over padded lengths s (source) and t (target in)."""
+    gru = 2 * 3 * (e * u + u * u)
+    forward = (
+        s * gru  # encoder
+        + t * gru  # decoder
+        + s * 2 * u * u  # attention keys
+        + t * 2 * u * u  # attention queries
+        + t * s * 2 * (2 * u)  # scores (v . tanh) and context
+        + t * 2 * (2 * u) * u  # attention vector W_c [c; h]
+        + t * 2 * u * v  # output logits
+    )
+    return 3.0 * forward
+
+
+def tutorial_flops(e: int, u: int, v: int, s: int, t: int) -> float:
+    """The same count for the tutorial's decoder: [context; embedding] into the GRU."""
+    forward = (
+        s * 2 * 3 * (e * u + u * u)
+        + t * 2 * 3 * ((e + u) * u + u * u)
+        + t * s * 2 * u * u  # W1 on the encoder outputs, recomputed at every step
+        + t * 2 * u * u
+        + t * s * 2 * (2 * u)
+        + t * 2 * u * v
+    )
+    return 3.0 * forward
+
+
+def matmul_peak_flops(dtype: str, n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of an n x n matmul in a tf.function: this machine's attainable peak."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    matmul = tf.function(lambda x: tf.linalg.matmul(x, x))
+    seconds = common.median_seconds(lambda: matmul(a).numpy(), repeats)
+    return 2 * n**3 / seconds
+
+
+def time_steps(train_step, batches: Batches, warmup: int = 2) -> float:
+    """Median seconds per step over the batches (after `warmup` untimed steps)."""
+    for step in range(warmup):
+        train_step(batches.source[step], batches.target[step])
+    times = []
+    for source, target in zip(batches.source[warmup:], batches.target[warmup:], strict=True):
+        start = time.perf_counter()
+        train_step(source, target)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def tutorial_step(e: int, u: int, v: int):
+    from benchmarks.tutorial_model import TutorialSeq2Seq
+
+    model = TutorialSeq2Seq(v, e, u)
+    return lambda source, target: float(model.train_step(source, target))
+
+
+def project_step(e: int, u: int, v: int, precision: str):
+    import tf_keras as keras
+
+    from modules import trainer
+    from pipeline.config import PipelineConfig
+
+    keras.mixed_precision.set_global_policy(precision)
+    config = PipelineConfig(embedding_dim=e, units=u, vocab_size=v, dropout=0.1)
+    model = trainer.build_model(config, v, v)
+    keras.mixed_precision.set_global_policy("float32")
+
+    def step(source, target):
+        inputs = {"source_ids": source, "target_in": target[:, :-1]}
+        return model.train_on_batch(inputs, target[:, 1:])
+
+    return step
+
+
+CONTENDERS = {  # name -> Keras mixed-precision policy of the project model (None: tutorial)
+    "tutorial per-token loop": None,
+    "project": "float32",
+    "project + bfloat16": "mixed_bfloat16",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["tutorial", "default"], choices=SIZES)
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps [%(default)s]")
+    parser.add_argument("--corpus", default=common.default_corpus())
+    parser.add_argument("--pairs", type=int, default=30000)
+    parser.add_argument("--out", help="results directory [benchmarks/results]")
+    args = parser.parse_args(argv)
+
+    lengths = corpus_lengths(args.corpus, args.pairs)
+    peaks = {dtype: matmul_peak_flops(dtype) for dtype in ("float32", "bfloat16")}
+    print(
+        f"Matmul peak: {peaks['float32'] / 1e9:.0f} GFLOP/s float32, "
+        f"{peaks['bfloat16'] / 1e9:.0f} GFLOP/s bfloat16",
+        flush=True,
+    )
+    rows = []
+    for size in args.sizes:
+        e, u, v, b = SIZES[size]
+        batches = make_batches(lengths, v, b, args.steps + 2)
+        s, t = batches.source.shape[2], batches.target.shape[2] - 1
+        baseline = None
+        for name in args.contenders:
+            policy = CONTENDERS[name]
+            print(f"Timing {name} at {size} sizes (emb {e}, units {u}, vocab {v})", flush=True)
+            if policy is None:
+                step, flops, peak = tutorial_step(e, u, v), tutorial_flops(e, u, v, s, t), "float32"
+            else:
+                step = project_step(e, u, v, policy)
+                flops, peak = project_flops(e, u, v, s, t), policy.removeprefix("mixed_")
+            seconds = time_steps(step, batches)
+            examples_per_s = b / seconds
+            baseline = baseline or examples_per_s
+            rows.append(
+                {
+                    "sizes": size,
+                    "contender": name,
+                    "step_s": seconds,
+                    "examples_per_s": examples_per_s,
+                    "target_tokens_per_s": batches.target_tokens_per_batch / seconds,
+                    "vs_first": examples_per_s / baseline,
+                    "gflops_per_example": flops / 1e9,
+                    "peak_fraction": flops * examples_per_s / peaks[peak],
+                }
+            )
+            print(f"  {examples_per_s:.1f} examples/s", flush=True)
+    common.print_table("Trainer step throughput (median step)", rows)
+    settings = {
+        "corpus": args.corpus,
+        "pairs": args.pairs,
+        "timed_steps": args.steps,
+        "sizes": {
+            name: dict(zip(("embedding", "units", "vocab", "batch"), SIZES[name], strict=True))
+            for name in args.sizes
+        },
+        "matmul_peak_gflops": {k: v / 1e9 for k, v in peaks.items()},
+    }
+    common.write_results("trainer_throughput", settings, rows, args.out)
+
+
+if __name__ == "__main__":
+    main()
