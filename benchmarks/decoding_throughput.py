@@ -15,17 +15,19 @@ import argparse
 import glob
 import os
 import statistics
+import sys
 import time
 
 from benchmarks import common
 
 
 def test_sources(examples_uri: str, count: int) -> list[bytes]:
+    """`count` source sentences of the test split (repeated if the split is smaller)."""
     import tensorflow as tf
 
     files = sorted(glob.glob(os.path.join(examples_uri, "Split-test", "*")))
     spec = {"source": tf.io.FixedLenFeature([], tf.string)}
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").repeat().take(count)
     return [tf.io.parse_single_example(r, spec)["source"].numpy() for r in records]
 
 
@@ -43,9 +45,8 @@ def keras_model_with_saved_weights(config, tft_output, saved_model_dir: str):
     ids = tf.ones([1, 2], tf.int64)
     model({"source_ids": ids, "target_in": ids}, training=False)
     variables = os.path.join(saved_model_dir, "variables", "variables")
-    tf.train.Checkpoint(model=model).restore(
-        variables
-    ).expect_partial().assert_existing_objects_matched()
+    restored = tf.train.Checkpoint(model=model).read(variables)
+    restored.expect_partial().assert_existing_objects_matched()
     return model
 
 
@@ -131,3 +132,9 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    # With a SavedModel and a Keras model loaded in one process, TensorFlow 2.16 segfaults
+    # in its C++ teardown after every Python exit handler has run; the results are written
+    # by now, so skip that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -128,15 +128,11 @@ def tutorial_step(e: int, u: int, v: int):
 
 
 def project_step(e: int, u: int, v: int, precision: str):
-    import tf_keras as keras
-
     from modules import trainer
     from pipeline.config import PipelineConfig
 
-    keras.mixed_precision.set_global_policy(precision)
-    config = PipelineConfig(embedding_dim=e, units=u, vocab_size=v, dropout=0.1)
+    config = PipelineConfig(embedding_dim=e, units=u, vocab_size=v, precision=precision)
     model = trainer.build_model(config, v, v)
-    keras.mixed_precision.set_global_policy("float32")
 
     def step(source, target):
         inputs = {"source_ids": source, "target_in": target[:, :-1]}

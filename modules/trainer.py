@@ -17,18 +17,24 @@ from pipeline.config import ConfigError, PipelineConfig
 
 
 def build_model(config: PipelineConfig, source_vocab_size: int, target_vocab_size: int):
-    """The compiled model; call inside the strategy's scope."""
-    model = Seq2Seq(
-        source_vocab_size,
-        target_vocab_size,
-        embedding_dim=config.embedding_dim,
-        units=config.units,
-        attention=config.attention,
-        cell=config.cell,
-        bidirectional=config.bidirectional,
-        encoder_layers=config.encoder_layers,
-        dropout=config.dropout,
-    )
+    """The compiled model in `config.precision`; call inside the strategy's scope."""
+    # Keras layers take the global dtype policy when they are constructed; keep it local.
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        model = Seq2Seq(
+            source_vocab_size,
+            target_vocab_size,
+            embedding_dim=config.embedding_dim,
+            units=config.units,
+            attention=config.attention,
+            cell=config.cell,
+            bidirectional=config.bidirectional,
+            encoder_layers=config.encoder_layers,
+            dropout=config.dropout,
+        )
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     return model
 

@@ -60,6 +60,9 @@ class PipelineConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     early_stopping_patience: int = 3
+    # "mixed_bfloat16" computes in bfloat16 with float32 weights: 1.7x faster training at
+    # the tutorial's sizes on a CPU with AMX (benchmarks/); "float32" is exact.
+    precision: str = "float32"
 
     # Decoding in the exported model (modules/decoding.py).
     decoding: str = "greedy"
@@ -182,6 +185,7 @@ class PipelineConfig:
             "cell": ("gru", "lstm"),
             "decoding": ("greedy", "sampling", "beam"),
             "eval_decoding": ("greedy", "beam"),
+            "precision": ("float32", "mixed_bfloat16"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from modules import decoding, text
+from modules import decoding, text, trainer
 from modules.model.seq2seq import Seq2Seq
+from pipeline.config import PipelineConfig
 
 VOCAB = 20
 
@@ -66,3 +67,19 @@ def test_loss_ignores_padding():
     loss = model.evaluate(inputs, target_out, verbose=0)[0]
     padded_loss = model.evaluate(padded, np.pad(target_out, [(0, 0), (0, 5)]), verbose=0)[0]
     assert padded_loss == pytest.approx(loss, rel=1e-5)
+
+
+def test_bfloat16_model_keeps_float32_weights_and_overfits_one_batch():
+    tf.keras.utils.set_random_seed(1)
+    inputs, target_out = toy_batch()
+    config = PipelineConfig(
+        embedding_dim=16, units=32, learning_rate=0.02, dropout=0.0, precision="mixed_bfloat16"
+    )
+    model = trainer.build_model(config, VOCAB, VOCAB)
+    history = model.fit(inputs, target_out, batch_size=8, epochs=150, verbose=0)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.decoder.output_layer.compute_dtype == "bfloat16"
+    assert {weight.dtype for weight in model.weights} == {tf.float32}
+    assert history.history["loss"][-1] < 0.1
+    expected = [[t for t in row if t not in (text.PAD_ID, text.END_ID)] for row in target_out]
+    assert greedy_words(model, inputs["source_ids"]) == expected

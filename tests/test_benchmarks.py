@@ -1,0 +1,56 @@
+"""Smoke runs of the benchmarks at tiny sizes, so they keep working (numbers not checked)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "spa-eng" / "spa-sample.txt"
+
+
+def _run_benchmark(module: str, *args: str, out: Path) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args, "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((out / f"{module}.json").read_text())
+    assert results["environment"]["cores"] >= 1 and results["rows"]
+    return results
+
+
+def test_trainer_throughput_smoke(tmp_path):
+    results = _run_benchmark(
+        "trainer_throughput",
+        "--sizes=smoke",
+        "--steps=2",
+        "--pairs=300",
+        f"--corpus={SAMPLE}",
+        out=tmp_path,
+    )
+    contenders = {row["contender"] for row in results["rows"]}
+    assert contenders == {"tutorial per-token loop", "project", "project + bfloat16"}
+    assert all(row["examples_per_s"] > 0 and row["peak_fraction"] > 0 for row in results["rows"])
+
+
+@pytest.mark.slow
+def test_decoding_throughput_smoke(tiny_pipeline_run, tmp_path):
+    config, _ = tiny_pipeline_run
+    flags = [
+        f"--{name.replace('_', '-')}={getattr(config, name)}"
+        for name in ("data_root", "output_root", "embedding_dim", "units", "vocab_size")
+    ]
+    results = _run_benchmark("decoding_throughput", "--batches=2", *flags, out=tmp_path)
+    assert {(row["batch"], row["decoder"]) for row in results["rows"]} == {
+        (batch, decoder)
+        for batch in (1, 64)
+        for decoder in ("tutorial eager loop (greedy)", "SavedModel greedy", "SavedModel beam 4")
+    }
