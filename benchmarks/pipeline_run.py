@@ -12,6 +12,7 @@ time and the Evaluator's BLEU from ML Metadata. Example (a 3-epoch budget):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 from benchmarks import common
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     common.print_table("Pipeline wall time by component", rows)
     quality = {"test_bleu": overall["bleu"], "blessed": evaluation.blessed}
     print(f"\nTest-split BLEU {overall['bleu']:.2f}; blessed: {evaluation.blessed}")
-    settings = {"config": config.to_json(), **quality}
+    settings = {"config": dataclasses.asdict(config), **quality}
     common.write_results(args.name, settings, rows, args.out)
 
 

@@ -82,33 +82,38 @@ def train(config: PipelineConfig, fn_args: FnArgs, strategy: tf.distribute.Strat
     with strategy.scope():
         model = build_model(config, *vocab_sizes)
 
-    run_dir = distribution.output_directory(fn_args.model_run_dir)
-    training_callbacks = [
-        keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
-        callbacks.Throughput(),
-        callbacks.EpochCheckpoint(os.path.join(run_dir, "checkpoints")),
-        keras.callbacks.TensorBoard(log_dir=run_dir, update_freq="epoch"),
-    ]
-    if config.early_stopping_patience:
-        training_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=config.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
     model.fit(
         train_batches,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch or None,
         validation_data=eval_batches,
-        callbacks=training_callbacks,
+        callbacks=training_callbacks(config, fn_args),
         verbose=2,
     )
     if config.epochs == 0:
         # Build the variables of an untrained model so that it can still be exported.
         model(next(iter(train_batches))[0], training=False)
     return model, tft_output
+
+
+def training_callbacks(config: PipelineConfig, fn_args: FnArgs) -> list:
+    """Resume-after-kill, throughput lines, per-epoch checkpoints, TensorBoard, early stop."""
+    run_dir = distribution.output_directory(fn_args.model_run_dir)
+    chosen = [
+        keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
+        callbacks.Throughput(),
+        callbacks.EpochCheckpoint(os.path.join(run_dir, "checkpoints")),
+        keras.callbacks.TensorBoard(log_dir=run_dir, update_freq="epoch"),
+    ]
+    if config.early_stopping_patience:
+        chosen.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    return chosen
 
 
 def export_trained(model, tft_output, config: PipelineConfig, fn_args: FnArgs) -> None:
