@@ -19,22 +19,19 @@ def sample_lines() -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline_run(tmp_path_factory):
-    """Runs the real pipeline once on a tiny synthetic corpus.
+    """Runs the real pipeline once on a tiny synthetic corpus, through the TFX CLI
+    (`tfx pipeline create` + `tfx run create --engine=local`, see test_tfx_cli.py).
 
     Returns (config, {component: ComponentOutputs}) of that run.
     """
-    from pipeline import local_runner, outputs
-    from tests.helpers import synthetic_pipeline_config
+    from pipeline import outputs
+    from tests.helpers import run_with_tfx_cli, synthetic_pipeline_config
 
+    root = tmp_path_factory.mktemp("tiny_pipeline")
     config = synthetic_pipeline_config(
-        tmp_path_factory.mktemp("tiny_pipeline"),
-        embedding_dim=32,
-        units=64,
-        epochs=25,
-        learning_rate=0.01,
-        bleu_floor=10.0,
+        root, embedding_dim=32, units=64, epochs=25, learning_rate=0.01, bleu_floor=10.0
     )
-    local_runner.run(config)
+    run_with_tfx_cli(config, root)
     return config, {c.component: c for c in outputs.latest_run(config)}
 
 

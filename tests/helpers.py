@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from components.tsv_example_gen import parsing
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 def write_corpus(path: Path, lines: list[str] | bytes, compress: bool = False) -> Path:
     """Writes `lines` (text lines, or raw bytes as they are) to `path`, gzipped if asked."""
@@ -133,3 +135,30 @@ def synthetic_pipeline_config(root: Path, **overrides):
         beam_pipeline_args=("--direct_running_mode=in_memory",),
     )
     return PipelineConfig(**{**settings, **overrides})
+
+
+def run_with_tfx_cli(config, work_dir: Path) -> None:
+    """Runs the whole pipeline for `config` with `tfx pipeline create` then `tfx run create`
+    (--engine=local, runner file pipeline/local_runner.py); fails on any error."""
+    import os
+    import subprocess
+    import sys
+
+    from pipeline.config import CONFIG_FILE_ENV
+
+    config_file = work_dir / "config.json"
+    config_file.write_text(config.to_json())
+    env = {**os.environ, CONFIG_FILE_ENV: str(config_file), "LOCAL_HOME": str(work_dir / "tfx")}
+    tfx = str(Path(sys.executable).with_name("tfx"))
+    commands = [
+        ["pipeline", "create", "--engine=local", "--pipeline_path=pipeline/local_runner.py"],
+        ["run", "create", "--engine=local", f"--pipeline_name={config.pipeline_name}"],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [tfx, *command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        if command[:2] == ["pipeline", "create"]:
+            assert f'Pipeline "{config.pipeline_name}" created successfully' in done.stdout
+            assert not Path(config.pipeline_root, "TsvExampleGen").exists(), "create ran it"

@@ -58,7 +58,7 @@ def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipe
         "serving_model_dir": str(serving_dir),
         "model_run_dir": str(tmp_path / "model_run"),
         "custom_config": dataclasses.asdict(
-            config.replace(epochs=2, output_root=str(tmp_path / "outputs"))
+            config.replace(epochs=1, output_root=str(tmp_path / "outputs"))
         ),
     }
     fn_args_file.write_text(json.dumps(fn_args))

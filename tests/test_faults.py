@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,18 +15,25 @@ from pipeline.config import PipelineConfig
 from tests.helpers import synthetic_pipeline_config
 
 ROOT = Path(__file__).resolve().parent.parent
-EPOCHS = 6
+EPOCHS = 4
 
 
 def _pipeline_command(config: PipelineConfig) -> list[str]:
     """`nmt-pipeline run` with a flag for every field that differs from the defaults."""
     defaults = PipelineConfig()
     flags = [
-        f"--{field.name.replace('_', '-')}={getattr(config, field.name)}"
+        f"--{field.name.replace('_', '-')}={_flag_value(getattr(config, field.name))}"
         for field in dataclasses.fields(config)
         if getattr(config, field.name) != getattr(defaults, field.name)
     ]
     return [sys.executable, "-m", "pipeline.cli", "run", *flags]
+
+
+def _flag_value(value) -> str:
+    """A config value as the CLI parses it: "8,1,1" for int tuples, shell words for others."""
+    if isinstance(value, tuple) and value and isinstance(value[0], int):
+        return ",".join(map(str, value))
+    return shlex.join(value) if isinstance(value, tuple) else str(value)
 
 
 def _epochs_run(output: str) -> list[int]:
@@ -36,7 +44,7 @@ def test_killed_trainer_resumes_from_its_last_epoch_and_nothing_is_pushed(tmp_pa
     config = synthetic_pipeline_config(
         tmp_path,
         epochs=EPOCHS,
-        steps_per_epoch=150,
+        steps_per_epoch=100,
         batch_size=8,
         early_stopping_patience=0,
         bleu_floor=0.0,
