@@ -8,6 +8,8 @@ import tensorflow as tf
 import tf_keras as keras
 from absl import logging
 
+from modules import progress
+
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves model and optimizer at the end of every epoch, keeping the newest `keep`."""
@@ -29,8 +31,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class Throughput(keras.callbacks.Callback):
-    """Adds `examples_per_second` and `target_tokens_per_second` to each epoch's logs and
-    prints them, read from the model's `examples_seen` / `target_tokens_seen` counters."""
+    """Adds `examples_per_second` and `target_tokens_per_second` to each epoch's logs, read
+    from the model's `examples_seen` / `target_tokens_seen` counters, and reports a line
+    per epoch with them and the losses (`modules.progress`)."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -41,11 +44,17 @@ class Throughput(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._start
         examples = float(self.model.examples_seen.result()) - self._examples
         tokens = float(self.model.target_tokens_seen.result()) - self._tokens
-        if logs is not None:
-            logs["examples_per_second"] = examples / seconds
-            logs["target_tokens_per_second"] = tokens / seconds
-        print(
-            f"Epoch {epoch + 1}: {examples:.0f} examples in {seconds:.1f}s, "
-            f"{examples / seconds:.1f} examples/s, {tokens / seconds:.0f} target tokens/s",
-            flush=True,
+        logs = logs if logs is not None else {}
+        logs["examples_per_second"] = examples / seconds
+        logs["target_tokens_per_second"] = tokens / seconds
+        losses = "".join(
+            f"{label} {logs[key]:.3f}, "
+            for key, label in (("loss", "loss"), ("val_loss", "eval loss"))
+            if key in logs
+        )
+        progress.report(
+            f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}: {losses}"
+            f"{examples:,.0f} examples in {seconds:.1f} s ({examples / seconds:,.0f} "
+            f"examples/s, {tokens / seconds:,.0f} target tokens/s)",
+            epoch=epoch + 1,
         )

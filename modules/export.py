@@ -4,11 +4,15 @@ Signatures:
   serving_default  sentences string[batch] -> {"translation": string[batch]} (configured search)
   greedy, beam_search                      -> the same with that search
   attention  sentences -> translation, source_tokens [batch, src_len],
-             output_tokens [batch, steps], attention [batch, steps, src_len]
+             output_tokens [batch, steps], attention [batch, steps, src_len],
+             truncated bool[batch] (the source had more than max_source_tokens words,
+             and only the first max_source_tokens were translated)
   evaluate   serialized raw tf.Examples [batch] -> translation, reference, loss (mean
              cross-entropy per target token), target_tokens [batch]; search: eval_decoding
   slice_features  serialized raw tf.Examples [batch] -> source_length_bucket [batch]
-The Transform graph (standardisation + vocabulary) runs inside every signature.
+The Transform graph (standardisation + vocabulary) runs inside every signature. A sentence
+with no word left after standardisation (empty, blank, or only characters the tokenizer
+drops) translates to "".
 """
 
 from __future__ import annotations
@@ -107,9 +111,15 @@ class Translator(tf.Module):
         words = tf.ragged.boolean_mask(ids, ids >= len(text.SPECIAL_TOKENS))
         return tf.ragged.map_flat_values(self.target_words.lookup, words)
 
+    def translations(self, source_ids, hypotheses: decoding.Hypotheses) -> tf.Tensor:
+        """Sentences [batch]; "" where the source [batch, src_len] has no word at all."""
+        has_words = tf.reduce_any(source_ids != text.PAD_ID, axis=1)
+        return tf.where(has_words, text.detokenise(self.output_words(hypotheses)), "")
+
     def translate(self, sentences, strategy: decoding.Strategy):
-        hypotheses = self.search(self.source_ids(sentences), strategy)
-        return text.detokenise(self.output_words(hypotheses)), hypotheses
+        source_ids = self.source_ids(sentences)
+        hypotheses = self.search(source_ids, strategy)
+        return self.translations(source_ids, hypotheses), hypotheses
 
     def signatures(self) -> dict:
         config = self._config
@@ -127,9 +137,8 @@ class Translator(tf.Module):
         @tf.function(input_signature=[_SENTENCES])
         def attention(sentences):
             translation, hypotheses = self.translate(sentences, default_strategy)
-            source_tokens = text.tokenise(
-                sentences, config.max_source_tokens, keep_accents=config.keep_accents
-            )
+            words = tf.strings.split(text.standardise(sentences, config.keep_accents))
+            source_tokens = words[:, : config.max_source_tokens]
             steps = tf.reduce_max(tf.concat([hypotheses.lengths, [0]], axis=0))
             ids = tf.cast(hypotheses.token_ids[:, :steps], tf.int64)
             return {
@@ -137,6 +146,7 @@ class Translator(tf.Module):
                 "source_tokens": source_tokens.to_tensor(default_value=""),
                 "output_tokens": self.target_words.lookup(ids),
                 "attention": hypotheses.attention[:, :steps],
+                "truncated": words.row_lengths() > config.max_source_tokens,
             }
 
         eval_strategy = strategy_from_config(config, config.eval_decoding)
@@ -154,7 +164,7 @@ class Translator(tf.Module):
             target_tokens = tf.reduce_sum(mask, axis=1)
             hypotheses = self.search(source_ids, eval_strategy)
             return {
-                "translation": text.detokenise(self.output_words(hypotheses)),
+                "translation": self.translations(source_ids, hypotheses),
                 "reference": tf.reshape(raw["target"], [-1]),
                 "loss": tf.reduce_sum(losses, axis=1) / target_tokens,
                 "target_tokens": target_tokens,

@@ -15,6 +15,34 @@ from modules import callbacks, data, distribution, export, transform
 from modules.model.seq2seq import Seq2Seq
 from pipeline.config import ConfigError, PipelineConfig
 
+# The PipelineConfig fields that run_fn reads (training, the model, the exported model's
+# text handling and searches, and where to keep resumable state): the pipeline passes only
+# these, so that changing, say, the BLEU floor reuses the cached Trainer output.
+CONFIG_FIELDS = (
+    "embedding_dim",
+    "units",
+    "attention",
+    "cell",
+    "bidirectional",
+    "encoder_layers",
+    "dropout",
+    "epochs",
+    "steps_per_epoch",
+    "batch_size",
+    "learning_rate",
+    "early_stopping_patience",
+    "precision",
+    "decoding",
+    "beam_width",
+    "length_penalty",
+    "temperature",
+    "eval_decoding",
+    "max_source_tokens",
+    "max_target_tokens",
+    "keep_accents",
+    "output_root",
+)
+
 
 def build_model(config: PipelineConfig, source_vocab_size: int, target_vocab_size: int):
     """The compiled model in `config.precision`; call inside the strategy's scope."""
@@ -52,7 +80,7 @@ def run_fn(fn_args: FnArgs) -> None:
     string-in/string-out SavedModel to `fn_args.serving_model_dir`."""
     # A MultiWorkerMirroredStrategy must exist before TensorFlow runs its first op.
     strategy = distribution.choose_strategy()
-    config = PipelineConfig.from_dict(fn_args.custom_config)
+    config = PipelineConfig.from_dict({name: fn_args.custom_config[name] for name in CONFIG_FIELDS})
     model, tft_output = train(config, fn_args, strategy)
     export_trained(model, tft_output, config, fn_args)
 

@@ -38,7 +38,8 @@ def _word_ids(tokens: tf.RaggedTensor, vocab_size: int, vocabulary: str) -> tf.R
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     """Maps raw `source`/`target` strings to word ids; see the module docstring.
 
-    custom_config: the `CONFIG_FIELDS` of the pipeline's PipelineConfig.
+    custom_config: the `CONFIG_FIELDS` of the pipeline's PipelineConfig (and the code
+    fingerprint, which is only there for TFX's cache key).
     """
     vocab_size = custom_config["vocab_size"]
     keep_accents = custom_config["keep_accents"]

@@ -8,15 +8,26 @@ from a JSON file first; flags given as well override them.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
-import shlex
-import sys
 
+# The process environment, before anything imports TensorFlow: tf-keras (Keras 2) for TFT
+# and TFMA, and TensorFlow's C++ INFO lines off.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
-from pipeline.config import ConfigError, PipelineConfig, read_config_file  # noqa: E402
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import io  # noqa: E402
+import shlex  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+import traceback  # noqa: E402
+
+from pipeline.config import CHOICES, ConfigError, PipelineConfig, read_config_file  # noqa: E402
+
+# Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT = 130
 
 
 def _parse_bool(text: str) -> bool:
@@ -39,19 +50,71 @@ def _flag_parser(default):
     return type(default)
 
 
+def flag_value(value) -> str:
+    """A config value as its flag takes it: "8,1,1" for int tuples, one shell-quoted string
+    of words for other tuples, "true"/"false" for booleans."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list) and value and isinstance(value[0], int):
+        return ",".join(map(str, value))
+    if isinstance(value, tuple | list):
+        return shlex.join(value)
+    return str(value)
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def config_flags(config: PipelineConfig) -> list[str]:
+    """Command-line arguments that give `config`: one `--flag=value` for every field that
+    differs from its default."""
+    defaults = PipelineConfig()
+    return [
+        f"{flag_name(field.name)}={flag_value(getattr(config, field.name))}"
+        for field in dataclasses.fields(config)
+        if getattr(config, field.name) != getattr(defaults, field.name)
+    ]
+
+
+def _help(field: dataclasses.Field, default) -> str:
+    """The field's description, its allowed values, and its default as it can be typed."""
+    text = field.metadata["help"]
+    if field.name in CHOICES:
+        text += f"; one of {', '.join(CHOICES[field.name])}"
+    shown = shlex.quote(f"{flag_name(field.name)}={flag_value(default)}")
+    return f"{text} (default: {shown})".replace("%", "%%")
+
+
+def _metavar(default) -> str:
+    if isinstance(default, bool):
+        return "true|false"
+    if isinstance(default, tuple) and default and isinstance(default[0], int):
+        return ",".join("N" * len(default))
+    if isinstance(default, tuple):
+        return "'ARGS'"
+    return type(default).__name__.upper()
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps help text at spaces only, so a default such as `--flag=a-b` stays whole."""
+
+    def _split_lines(self, text, width):
+        return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
+
+
 def add_config_flags(parser: argparse.ArgumentParser, defaults: dict) -> None:
     """A flag for every PipelineConfig field; `defaults` overrides the field defaults."""
-    group = parser.add_argument_group("pipeline configuration (defaults in brackets)")
+    group = parser.add_argument_group("pipeline configuration")
     for field in dataclasses.fields(PipelineConfig):
         default = defaults.get(field.name, field.default)
-        shown = ",".join(map(str, default)) if isinstance(default, tuple | list) else default
         group.add_argument(
-            "--" + field.name.replace("_", "-"),
+            flag_name(field.name),
             dest=field.name,
             type=_flag_parser(field.default),
             default=default,
-            metavar=type(field.default).__name__.upper(),
-            help=f"[{shown}]",
+            metavar=_metavar(field.default),
+            help=_help(field, default),
         )
 
 
@@ -74,39 +137,71 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig.from_dict({name: getattr(args, name) for name in names})
 
 
-def _run(args: argparse.Namespace) -> None:
-    from absl import logging
+def _run(args: argparse.Namespace) -> int:
+    """Runs the pipeline with a quiet console (pipeline/console.py); returns the exit code."""
+    from pipeline.console import RunConsole
 
-    from pipeline import local_runner, outputs
-
-    logging.set_verbosity(logging.INFO)
     config = config_from_args(args)
-    print(f"Running pipeline {config.pipeline_name!r} on {config.data_root}", flush=True)
-    local_runner.run(config)
-    print(outputs.describe_latest_run(config), flush=True)
-    _print_verdict(config)
+    with RunConsole(config, verbose=args.verbose) as console:
+        log = f"; full log: {console.log_path}" if console.log_path else ""
+        console.say(f"Running pipeline {config.pipeline_name!r} on {config.data_root}{log}")
+        stopped = _stop_flag()
+        try:
+            from absl import logging
+
+            from pipeline import local_runner
+
+            logging.set_verbosity(logging.INFO)
+            local_runner.run_and_report(config, console.say)
+        except ConfigError:
+            raise
+        except KeyboardInterrupt:
+            console.say(_interrupted(config, console))
+            return INTERRUPTED_EXIT
+        except Exception as error:
+            if stopped:  # a library turned the interrupt into another error
+                console.say(_interrupted(config, console))
+                return INTERRUPTED_EXIT
+            traceback.print_exc()  # into the log file
+            console.say(f"nmt-pipeline: {console.running or 'the run'} failed: {error}")
+            if console.log_path:
+                console.say(f"Full log: {console.log_path}")
+            return 1
+        if console.log_path:
+            console.say(f"Full log: {console.log_path}")
+    return 0
 
 
-def _print_verdict(config: PipelineConfig) -> None:
-    """Says whether the model was blessed and pushed, and writes the HTML report."""
-    from pipeline import outputs, report, results
+def _stop_flag() -> list[bool]:
+    """A flag that turns true on SIGINT (which still raises KeyboardInterrupt): a library
+    may catch the interrupt and raise something else, and this still tells."""
+    flag: list[bool] = []
 
-    latest = outputs.latest_evaluation(outputs.latest_run(config))
-    if latest is None:
-        return
-    overall = results.candidate_metrics(latest.evaluation_uri).get(results.OVERALL, {})
-    verdict = "blessed and pushed" if latest.blessed else "NOT blessed, not pushed"
-    print(
-        f"Test-split BLEU {overall.get('bleu', float('nan')):.2f} "
-        f"(floor {config.bleu_floor}): model {verdict}",
-        flush=True,
+    def on_interrupt(signum, frame):
+        flag.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return flag
+
+
+def _interrupted(config: PipelineConfig, console) -> str:
+    """Cleans up after Ctrl-C and says how to go on."""
+    from pipeline import outputs
+
+    cancelled = outputs.cancel_unfinished_executions(config)
+    if console.running == "Trainer" or "Trainer" in cancelled:
+        return (
+            "interrupted; re-run the same command to resume from epoch "
+            f"{console.last_epoch + 1} (finished components are reused)"
+        )
+    during = f" during {console.running}" if console.running else ""
+    return (
+        f"interrupted{during}; re-run the same command to resume (finished components are reused)"
     )
-    if latest.blessed:
-        print(f"Serving models: {os.path.abspath(config.serving_model_dir)}", flush=True)
-    print(f"Report: {os.path.abspath(report.write_report(config))}", flush=True)
 
 
-def _report(args: argparse.Namespace) -> None:
+def _report(args: argparse.Namespace) -> int:
     from pipeline import report
 
     try:
@@ -114,6 +209,25 @@ def _report(args: argparse.Namespace) -> None:
     except report.ReportError as error:
         raise SystemExit(f"nmt-pipeline report: {error}") from error
     print(f"Report written to {os.path.abspath(path)}", flush=True)
+    return 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from pipeline import translate
+
+    try:
+        model_dir = args.model or translate.latest_model_dir(
+            os.path.join(args.output_root, "serving_model")
+        )
+    except translate.NoModelError as error:
+        raise SystemExit(f"nmt-pipeline translate: {error}") from error
+    if args.sentences:
+        lines, batch_size = args.sentences, args.batch_size
+    else:
+        lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        batch_size = 1 if sys.stdin.isatty() else args.batch_size
+    translate.translate_lines(model_dir, lines, sys.stdout, args.decoding, batch_size, args.tsv)
+    return 0
 
 
 def build_parser(file_values: dict | None = None) -> argparse.ArgumentParser:
@@ -121,29 +235,70 @@ def build_parser(file_values: dict | None = None) -> argparse.ArgumentParser:
     file_values = file_values or {}
     parser = argparse.ArgumentParser(prog="nmt-pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner)")
+    run = commands.add_parser(
+        "run",
+        formatter_class=_HelpFormatter,
+        help="run the whole pipeline locally (LocalDagRunner)",
+        description="Runs the pipeline: a line per component on the console, everything "
+        "else in <output-root>/logs/<run id>.log. Ctrl-C stops it; the same command resumes.",
+    )
+    run.add_argument(
+        "--verbose", action="store_true", help="stream every log line to the console instead"
+    )
     _add_config_file_flag(run)
     add_config_flags(run, file_values)
     run.set_defaults(handler=_run)
     report = commands.add_parser(
-        "report", help="write a self-contained HTML report of the latest evaluated model"
+        "report",
+        formatter_class=_HelpFormatter,
+        help="write a self-contained HTML report of the latest evaluated model",
     )
-    report.add_argument("--out", help="output file [<output-root>/report.html]")
+    report.add_argument("--out", help="output file (default: <output-root>/report.html)")
     _add_config_file_flag(report)
     add_config_flags(report, file_values)
     report.set_defaults(handler=_report)
+    _add_translate_command(commands)
     return parser
+
+
+def _add_translate_command(commands) -> None:
+    translate = commands.add_parser(
+        "translate",
+        help="translate sentences with the latest pushed model",
+        description="Translates the sentences given as arguments or, without any, every "
+        "line of standard input (in batches; one line at a time from a terminal). Prints "
+        "one translation per line.",
+    )
+    translate.add_argument("sentences", nargs="*", metavar="SENTENCE")
+    translate.add_argument(
+        "--model", metavar="DIR", help="a SavedModel (default: the newest pushed model)"
+    )
+    translate.add_argument(
+        "--output-root",
+        default=PipelineConfig.output_root,
+        help="the run's output root, whose serving_model/ holds the pushed models "
+        f"(default: {PipelineConfig.output_root})",
+    )
+    translate.add_argument(
+        "--decoding", choices=("greedy", "beam"), default="greedy", help="search (default: greedy)"
+    )
+    translate.add_argument(
+        "--batch-size", type=int, default=32, help="lines per batch from a pipe (default: 32)"
+    )
+    translate.add_argument(
+        "--tsv", action="store_true", help="print 'source<TAB>translation' lines"
+    )
+    translate.set_defaults(handler=_translate)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(_config_file_values(argv)).parse_args(argv)
-        args.handler(args)
+        return args.handler(args)
     except ConfigError as error:
         print(f"nmt-pipeline: configuration error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

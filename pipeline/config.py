@@ -28,61 +28,102 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message says which field and what to change."""
 
 
+# The settings that take one of a fixed set of values, and those values.
+CHOICES = {
+    "attention": ("bahdanau", "luong_general", "luong_dot"),
+    "cell": ("gru", "lstm"),
+    "decoding": ("greedy", "sampling", "beam"),
+    "eval_decoding": ("greedy", "beam"),
+    "precision": ("float32", "mixed_bfloat16"),
+}
+
+
+def _setting(default, help_text: str):
+    """A config field with its `--help` text (allowed values are added from CHOICES)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """One run of the pipeline: data, splits, vocabulary, model, training and runtime."""
 
     # Data and ingestion.
-    data_root: str = str(SAMPLE_DATA_ROOT)
-    direction: str = "spa-eng"
-    split_buckets: tuple[int, int, int] = (8, 1, 1)
-    max_line_chars: int = 1000
-    max_rejected_fraction: float = 0.01
+    data_root: str = _setting(
+        str(SAMPLE_DATA_ROOT),
+        "corpus directory, file or glob of .txt/.tsv(.gz) files, one English<TAB>other "
+        "pair per line; a directory or glob skips names starting with '_' or '.'",
+    )
+    direction: str = _setting(
+        "spa-eng", "translation direction 'source-target' in language codes, one side 'eng'"
+    )
+    split_buckets: tuple[int, int, int] = _setting(
+        (8, 1, 1), "relative sizes of the train, eval and test splits (hash of the source)"
+    )
+    max_line_chars: int = _setting(1000, "longer input lines are rejected (and reported)")
+    max_rejected_fraction: float = _setting(
+        0.01, "fail when more than this fraction of input lines is rejected (0 to 1)"
+    )
 
     # Transform.
-    vocab_size: int = 5000
-    max_source_tokens: int = 64
-    max_target_tokens: int = 64
-    keep_accents: bool = False
+    vocab_size: int = _setting(
+        5000, "words per vocabulary (source and target), the 4 special tokens included"
+    )
+    max_source_tokens: int = _setting(
+        64, "source words kept per sentence, in training and serving; the rest is cut"
+    )
+    max_target_tokens: int = _setting(
+        64, "target tokens per sentence with [START] and [END]; also bounds output length"
+    )
+    keep_accents: bool = _setting(
+        False, "keep accents and every Unicode letter (false: the tutorial's a-z only)"
+    )
 
     # Model (modules/model/).
-    embedding_dim: int = 128
-    units: int = 256
-    attention: str = "bahdanau"
-    cell: str = "gru"
-    bidirectional: bool = False
-    encoder_layers: int = 1
-    dropout: float = 0.1
+    embedding_dim: int = _setting(128, "word embedding size")
+    units: int = _setting(256, "recurrent units of the encoder and decoder")
+    attention: str = _setting("bahdanau", "attention kind")
+    cell: str = _setting("gru", "recurrent cell")
+    bidirectional: bool = _setting(False, "bidirectional encoder (units split over both)")
+    encoder_layers: int = _setting(1, "stacked encoder RNN layers")
+    dropout: float = _setting(0.1, "dropout on embeddings and attention vectors, in [0, 1)")
 
-    # Training (modules/trainer.py). steps_per_epoch 0 means one pass over the train split.
-    epochs: int = 20
-    steps_per_epoch: int = 0
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    early_stopping_patience: int = 3
+    # Training (modules/trainer.py).
+    epochs: int = _setting(20, "training epochs (0 exports an untrained model)")
+    steps_per_epoch: int = _setting(0, "batches per epoch; 0 means one pass over the train split")
+    batch_size: int = _setting(64, "sentences per global batch, split over all replicas")
+    learning_rate: float = _setting(1e-3, "Adam learning rate")
+    early_stopping_patience: int = _setting(
+        3, "stop after this many epochs without a better eval loss (0: never)"
+    )
     # "mixed_bfloat16" computes in bfloat16 with float32 weights: 1.7x faster training at
     # the tutorial's sizes on a CPU with AMX (benchmarks/); "float32" is exact.
-    precision: str = "float32"
+    precision: str = _setting("float32", "compute precision; mixed_bfloat16 keeps float32 weights")
 
     # Decoding in the exported model (modules/decoding.py).
-    decoding: str = "greedy"
-    beam_width: int = 4
-    length_penalty: float = 0.6
-    temperature: float = 1.0
+    decoding: str = _setting("greedy", "search of the serving_default signature")
+    beam_width: int = _setting(4, "hypotheses kept by beam search")
+    length_penalty: float = _setting(0.6, "beam search's GNMT length penalty alpha (0: none)")
+    temperature: float = _setting(1.0, "softmax temperature of sampling (> 0)")
 
     # Evaluation and blessing (pipeline/evaluation.py), on the test split.
-    eval_decoding: str = "greedy"
-    bleu_floor: float = 1.0
-    max_bleu_regression: float = 1.0
+    eval_decoding: str = _setting("greedy", "search used to score BLEU on the test split")
+    bleu_floor: float = _setting(1.0, "lowest test-split BLEU that blesses (and pushes)")
+    max_bleu_regression: float = _setting(
+        1.0, "BLEU a new model may lose against the last blessed one and still be blessed"
+    )
 
     # Runtime.
-    pipeline_name: str = "nmt-attention"
-    output_root: str = "outputs"
+    pipeline_name: str = _setting(
+        "nmt-attention", "pipeline name in ML Metadata (letters, digits, '.', '_', '-')"
+    )
+    output_root: str = _setting(
+        "outputs", "where artifacts, metadata, logs, the report and pushed models go"
+    )
     # Beam: the DirectRunner with one worker process per core (0 = all cores); give e.g.
     # --runner=DataflowRunner ... to scale out (README, "Scaling out").
-    beam_pipeline_args: tuple[str, ...] = (
-        "--direct_running_mode=multi_processing",
-        "--direct_num_workers=0",
+    beam_pipeline_args: tuple[str, ...] = _setting(
+        ("--direct_running_mode=multi_processing", "--direct_num_workers=0"),
+        "Beam options of the data components, as one shell-quoted string",
     )
 
     def __post_init__(self) -> None:
@@ -180,14 +221,7 @@ class PipelineConfig:
             )
 
     def _validate_model_and_training(self) -> None:
-        choices = {
-            "attention": ("bahdanau", "luong_general", "luong_dot"),
-            "cell": ("gru", "lstm"),
-            "decoding": ("greedy", "sampling", "beam"),
-            "eval_decoding": ("greedy", "beam"),
-            "precision": ("float32", "mixed_bfloat16"),
-        }
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: choose one of {allowed}")
         positive = ("embedding_dim", "units", "encoder_layers", "batch_size", "beam_width")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import tensorflow_model_analysis as tfma
 
 from modules import metrics
+from pipeline import fingerprint
 from pipeline.config import PipelineConfig
 
 EVAL_SIGNATURE = "evaluate"
@@ -38,6 +41,9 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                     tfma.MetricConfig(
                         class_name=metrics.CorpusBleu.__name__,
                         module=METRICS_MODULE,
+                        config=json.dumps(
+                            {fingerprint.SETTING_NAME: fingerprint.code_fingerprint(METRICS_MODULE)}
+                        ),
                         # Only the overall BLEU decides; slices are for reading.
                         per_slice_thresholds=[
                             tfma.PerSliceMetricThreshold(

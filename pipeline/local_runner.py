@@ -5,6 +5,9 @@ Also the runner file of the TFX CLI, which executes it as a script with no argum
     NMT_PIPELINE_CONFIG=my-config.json tfx pipeline create --engine=local \\
         --pipeline_path=pipeline/local_runner.py
     NMT_PIPELINE_CONFIG=my-config.json tfx run create --engine=local --pipeline_name=nmt-attention
+
+A run started that way ends, like `nmt-pipeline run`, with the blessing verdict and the
+HTML report (`<output_root>/report.html`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ if __name__ == "__main__":
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+from absl import logging  # noqa: E402
 from tfx import v1 as tfx  # noqa: E402
 
 from modules import distribution  # noqa: E402
@@ -27,8 +31,11 @@ from pipeline.pipeline import create_pipeline  # noqa: E402
 
 
 def preflight(config: PipelineConfig) -> None:
-    """Fails before any component runs when the data, output root or batch size won't do."""
+    """Fails before any component runs when the data, output root or batch size won't do;
+    marks executions left RUNNING by an interrupted or killed run as CANCELED."""
     config.check_paths()
+    for component in outputs.cancel_unfinished_executions(config):
+        logging.warning("%s of an earlier, interrupted run marked as CANCELED", component)
     replicas = len(distribution.local_devices())
     if config.batch_size < replicas:
         raise ConfigError(
@@ -45,5 +52,20 @@ def run(config: PipelineConfig, until: str | None = None) -> None:
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config, connection, until))
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def run_and_report(config: PipelineConfig, say=_print) -> None:
+    """Runs the pipeline, then says (with `say`) whether the model was blessed and pushed,
+    and writes the HTML report."""
+    from pipeline import report, summary
+
+    run(config)
+    for line in summary.verdict(config):
+        say(line)
+    say(f"Report: {os.path.abspath(report.write_report(config))}")
+
+
 if __name__ == "__main__":
-    run(PipelineConfig.from_environment())
+    run_and_report(PipelineConfig.from_environment())

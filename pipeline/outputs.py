@@ -7,6 +7,7 @@ import os
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.orchestration import metadata
 
 from pipeline.config import PipelineConfig
@@ -16,6 +17,7 @@ _STATES = {
     metadata_store_pb2.Execution.CACHED: "cached",
     metadata_store_pb2.Execution.FAILED: "failed",
     metadata_store_pb2.Execution.RUNNING: "running",
+    metadata_store_pb2.Execution.CANCELED: "interrupted",
 }
 
 
@@ -25,6 +27,12 @@ class ComponentOutputs:
     state: str
     artifacts: dict[str, list[str]]  # output key -> artifact URIs
     seconds: float  # from the execution's creation to its last update in ML Metadata
+    # artifact URI -> its custom properties (e.g. the Pusher's `pushed`, ExampleGen's counts)
+    properties: dict[str, dict[str, object]] = dataclasses.field(default_factory=dict)
+
+    def single_uri(self, key: str) -> str:
+        (uri,) = self.artifacts[key]
+        return uri
 
 
 def metadata_connection(config: PipelineConfig):
@@ -66,24 +74,70 @@ def _component_outputs(store, execution) -> ComponentOutputs:
         for event in store.get_events_by_execution_ids([execution.id])
         if event.type == metadata_store_pb2.Event.OUTPUT
     ]
-    uris = {a.id: a.uri for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     artifacts: dict[str, list[str]] = {}
     for event in events:
         key = event.path.steps[0].key if event.path.steps else "output"
-        artifacts.setdefault(key, []).append(uris[event.artifact_id])
+        artifacts.setdefault(key, []).append(by_id[event.artifact_id].uri)
+    properties = {
+        artifact.uri: {
+            name: getattr(value, value.WhichOneof("value"))
+            for name, value in artifact.custom_properties.items()
+            if value.WhichOneof("value") in ("int_value", "double_value", "string_value")
+        }
+        for artifact in by_id.values()
+    }
     state = _STATES.get(execution.last_known_state, "unknown")
     seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3
-    return ComponentOutputs(node, state, artifacts, seconds)
+    return ComponentOutputs(node, state, artifacts, seconds, properties)
+
+
+def pushed_model_uri(pusher: ComponentOutputs) -> str | None:
+    """Where the Pusher copied the model, None when it pushed nothing (not blessed)."""
+    for uri in pusher.artifacts.get("pushed_model", []):
+        if pusher.properties.get(uri, {}).get("pushed"):
+            return str(pusher.properties[uri].get("pushed_destination", uri))
+    return None
 
 
 def describe_latest_run(config: PipelineConfig) -> str:
-    """A short human-readable list of where the latest run's outputs are."""
+    """Where the latest run's outputs are; a Pusher that pushed nothing lists no model."""
     lines = [f"Pipeline {config.pipeline_name!r}: metadata in {config.metadata_path}"]
     for component in latest_run(config):
         lines.append(f"  {component.component} ({component.state}, {component.seconds:.0f} s)")
         for key, uris in sorted(component.artifacts.items()):
+            if key == "pushed_model" and pushed_model_uri(component) is None:
+                lines.append(f"    {key}: nothing pushed (the model was not blessed)")
+                continue
             lines.extend(f"    {key}: {uri}" for uri in uris)
     return "\n".join(lines)
+
+
+def cancel_unfinished_executions(config: PipelineConfig) -> list[str]:
+    """Marks the pipeline's executions still RUNNING in ML Metadata as CANCELED and removes
+    their output folders; returns the components concerned.
+
+    For a run stopped by Ctrl-C or killed: TFX records a failure, and removes the outputs,
+    only when an executor raises an ordinary error, so such a run would stay RUNNING for
+    ever and leave empty output folders. Called after an interrupt and before every run
+    (one pipeline at a time per output root).
+    """
+    if not os.path.exists(config.metadata_path):
+        return []
+    cancelled = []
+    with metadata.Metadata(metadata_connection(config)) as store_handle:
+        store = store_handle.store
+        for execution in store.get_executions():
+            if execution.last_known_state != metadata_store_pb2.Execution.RUNNING:
+                continue
+            component = _component_outputs(store, execution).component
+            execution.last_known_state = metadata_store_pb2.Execution.CANCELED
+            store.put_executions([execution])
+            pattern = os.path.join(config.pipeline_root, component, "*", str(execution.id))
+            for output_dir in fileio.glob(pattern):
+                fileio.rmtree(output_dir)
+            cancelled.append(component)
+    return cancelled
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from tfx import v1 as tfx
 from tfx.orchestration import pipeline as tfx_pipeline
 
 from components.tsv_example_gen import TsvExampleGen
+from components.tsv_example_gen import executor as example_gen_executor
+from modules import trainer as trainer_module
 from modules import transform
+from pipeline import fingerprint
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import create_eval_config
 
@@ -24,8 +26,20 @@ def _data_input(data_root: str) -> tuple[str, str]:
     return os.path.dirname(data_root) or ".", os.path.basename(data_root)
 
 
+def _settings(config: PipelineConfig, fields: tuple[str, ...], entry_module: str) -> dict:
+    """The `custom_config` of a step: only the fields it reads, and its code fingerprint."""
+    return {
+        **{field: getattr(config, field) for field in fields},
+        fingerprint.SETTING_NAME: fingerprint.code_fingerprint(entry_module),
+    }
+
+
 def create_components(config: PipelineConfig) -> list:
-    """The pipeline's components, in dependency order."""
+    """The pipeline's components, in dependency order.
+
+    Each custom step gets only the settings it reads and a fingerprint of its code, so TFX
+    re-runs exactly the steps whose code or settings changed (and those downstream).
+    """
     input_base, file_pattern = _data_input(config.data_root)
     example_gen = TsvExampleGen(
         input_base,
@@ -34,6 +48,7 @@ def create_components(config: PipelineConfig) -> list:
         split_buckets=config.split_buckets,
         max_line_chars=config.max_line_chars,
         max_rejected_fraction=config.max_rejected_fraction,
+        code_fingerprint=fingerprint.code_fingerprint(example_gen_executor.__name__),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(
@@ -46,7 +61,7 @@ def create_components(config: PipelineConfig) -> list:
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=TRANSFORM_FN,
-        custom_config={field: getattr(config, field) for field in transform.CONFIG_FIELDS},
+        custom_config=_settings(config, transform.CONFIG_FIELDS, transform.__name__),
         splits_config=tfx.proto.SplitsConfig(
             analyze=["train"], transform=["train", "eval", "test"]
         ),
@@ -56,7 +71,7 @@ def create_components(config: PipelineConfig) -> list:
         examples=transform_component.outputs["transformed_examples"],
         transform_graph=transform_component.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        custom_config=dataclasses.asdict(config),
+        custom_config=_settings(config, trainer_module.CONFIG_FIELDS, trainer_module.__name__),
     )
     latest_blessed_model = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

@@ -39,7 +39,8 @@ img { max-width: 100%; }
 
 
 class _Html(str):
-    """Markup that a table cell shows as it is (everything else is escaped)."""
+    """The report's own markup, which a table cell writes as it is. Every other value,
+    corpus and model text included, is escaped: it is shown as text, never run."""
 
 
 class ReportError(RuntimeError):
@@ -63,10 +64,10 @@ def _table(headers, rows, numeric_from: int = 1) -> str:
                 cells.append(f'<td class="num">{value:.2f}</td>')
             elif index >= numeric_from and isinstance(value, int):
                 cells.append(f'<td class="num">{value}</td>')
+            elif isinstance(value, _Html):
+                cells.append(f"<td>{value}</td>")
             else:
-                cells.append(
-                    f"<td>{value if str(value).startswith('<') else html.escape(str(value))}</td>"
-                )
+                cells.append(f"<td>{html.escape(str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -117,7 +118,7 @@ def _test_examples(examples_uri: str) -> tf.Tensor:
     return tf.constant(list(dataset.as_numpy_iterator()))
 
 
-def _translations_section(model, examples: tf.Tensor) -> tuple[str, list[bytes]]:
+def translations_section(model, examples: tf.Tensor) -> tuple[str, list[bytes]]:
     evaluated = model.signatures["evaluate"](examples)
     parsed = tf.io.parse_example(examples, {"source": tf.io.FixedLenFeature([], tf.string)})
     rows = []
@@ -186,7 +187,7 @@ def build_report(config: PipelineConfig) -> str:
     (model_uri,) = by_component["Trainer"].artifacts["model"]
     (examples_uri,) = by_component["TsvExampleGen"].artifacts["examples"]
     model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
-    translations, best_sources = _translations_section(model, _test_examples(examples_uri))
+    translations, best_sources = translations_section(model, _test_examples(examples_uri))
     verdict = (
         '<span class="blessed">blessed and pushed</span>'
         if latest.blessed
@@ -207,9 +208,14 @@ def build_report(config: PipelineConfig) -> str:
         + translations
         + _heatmaps_section(model, best_sources)
     )
+    return page(f"NMT report: {config.pipeline_name}", body)
+
+
+def page(title: str, body: str) -> str:
+    """A whole HTML document: `title` is text (escaped), `body` the report's markup."""
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>NMT report: {html.escape(config.pipeline_name)}</title>"
+        f"<title>{html.escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{body}</body></html>"
     )
 

@@ -1,46 +1,98 @@
-"""Faults: a Trainer killed with SIGKILL resumes from its last epoch on the next run."""
+"""Faults and re-runs of `nmt-pipeline run`, on a temporary copy of the project's code.
 
-import dataclasses
+One scenario, each step on the previous one's outputs:
+1. the run is killed (SIGKILL) during training;
+2. the same command resumes training, and is stopped with Ctrl-C (SIGINT): one clear line,
+   no traceback, nothing left RUNNING in ML Metadata, no empty output folders;
+3. the same command resumes from the next epoch and pushes the model;
+4. after an edit of the model's code, the Trainer and the steps after it run again;
+5. after a change of an evaluation-only setting, only the evaluation runs again.
+"""
+
 import os
 import re
-import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pipeline import outputs
+import pytest
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+
+from pipeline import cli, outputs
 from pipeline.config import PipelineConfig
-from tests.helpers import synthetic_pipeline_config
+from tests.helpers import PROJECT_ROOT, synthetic_pipeline_config
 
-ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 4
+CODE_PACKAGES = ("components", "modules", "pipeline")
 
 
-def _pipeline_command(config: PipelineConfig) -> list[str]:
-    """`nmt-pipeline run` with a flag for every field that differs from the defaults."""
-    defaults = PipelineConfig()
-    flags = [
-        f"--{field.name.replace('_', '-')}={_flag_value(getattr(config, field.name))}"
-        for field in dataclasses.fields(config)
-        if getattr(config, field.name) != getattr(defaults, field.name)
-    ]
-    return [sys.executable, "-m", "pipeline.cli", "run", *flags]
-
-
-def _flag_value(value) -> str:
-    """A config value as the CLI parses it: "8,1,1" for int tuples, shell words for others."""
-    if isinstance(value, tuple) and value and isinstance(value[0], int):
-        return ",".join(map(str, value))
-    return shlex.join(value) if isinstance(value, tuple) else str(value)
+def _command(config: PipelineConfig) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", "run", *cli.config_flags(config)]
 
 
 def _epochs_run(output: str) -> list[int]:
-    return [int(n) for n in re.findall(r"^Epoch (\d+): \d+ examples", output, re.MULTILINE)]
+    return [int(n) for n in re.findall(r"^\s*Epoch (\d+)/\d+: ", output, re.MULTILINE)]
 
 
-def test_killed_trainer_resumes_from_its_last_epoch_and_nothing_is_pushed(tmp_path):
+def _start(config: PipelineConfig, code: Path, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")  # noqa: SIM115  (the process writes it until it ends)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(code)}
+    return subprocess.Popen(
+        _command(config),
+        cwd=code,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop_at_epoch(process: subprocess.Popen, log_path: Path, epoch: int, sig) -> str:
+    """Sends `sig` to the run's process group once `epoch` has finished; returns its output."""
+    deadline = time.monotonic() + 600
+    while epoch not in _epochs_run(log_path.read_text()):
+        assert process.poll() is None, log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"the Trainer never finished epoch {epoch}"
+        time.sleep(0.2)
+    os.killpg(process.pid, sig)
+    process.wait(timeout=300)
+    return log_path.read_text()
+
+
+def _run(config: PipelineConfig, code: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run(
+        _command(config), cwd=code, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _states(config: PipelineConfig) -> dict[str, str]:
+    return {c.component: c.state for c in outputs.latest_run(config)}
+
+
+def _execution_states(config: PipelineConfig) -> list[int]:
+    with metadata.Metadata(outputs.metadata_connection(config)) as store_handle:
+        return [e.last_known_state for e in store_handle.store.get_executions()]
+
+
+@pytest.fixture(scope="module")
+def code(tmp_path_factory) -> Path:
+    """A copy of the project's code that the test may edit."""
+    copy = tmp_path_factory.mktemp("code")
+    for package in CODE_PACKAGES:
+        shutil.copytree(
+            PROJECT_ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return copy
+
+
+def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_path):
     config = synthetic_pipeline_config(
         tmp_path,
         epochs=EPOCHS,
@@ -49,42 +101,48 @@ def test_killed_trainer_resumes_from_its_last_epoch_and_nothing_is_pushed(tmp_pa
         early_stopping_patience=0,
         bleu_floor=0.0,
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path / "killed.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            _pipeline_command(config),
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 600
-        while len(_epochs_run(log_path.read_text())) < 2:
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the Trainer never finished two epochs"
-            time.sleep(0.5)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    killed_at = max(_epochs_run(log_path.read_text()))
-    assert killed_at < EPOCHS
+
+    # 1. Killed outright during training: nothing is pushed.
+    killed = _stop_at_epoch(
+        _start(config, code, tmp_path / "killed.log"), tmp_path / "killed.log", 2, signal.SIGKILL
+    )
+    assert not Path(config.serving_model_dir).exists()
+    assert metadata_store_pb2.Execution.RUNNING in _execution_states(config), killed[-2000:]
+
+    # 2. The same command resumes after the last finished epoch; Ctrl-C stops it cleanly.
+    process = _start(config, code, tmp_path / "interrupted.log")
+    interrupted = _stop_at_epoch(process, tmp_path / "interrupted.log", 3, signal.SIGINT)
+    assert process.returncode == cli.INTERRUPTED_EXIT, interrupted[-3000:]
+    assert _epochs_run(interrupted)[0] == 3, "training restarted instead of resuming"
+    last_line = interrupted.strip().splitlines()[-1]
+    assert last_line.startswith("interrupted; re-run the same command to resume from epoch 4")
+    assert "Traceback" not in interrupted
+    states = _execution_states(config)
+    assert metadata_store_pb2.Execution.RUNNING not in states
+    assert states.count(metadata_store_pb2.Execution.CANCELED) == 2  # killed and interrupted
+    trainer_outputs = Path(config.pipeline_root, "Trainer")  # <output key>/<execution id>
+    left = [d for d in trainer_outputs.glob("*/*") if not d.parent.name.startswith(".")]
+    assert not left, "outputs of stopped runs were left behind"
     assert not Path(config.serving_model_dir).exists()
 
-    rerun = subprocess.run(
-        _pipeline_command(config),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    resumed = _epochs_run(rerun.stdout)
-    assert resumed, rerun.stdout[-3000:]
-    assert resumed[0] > 1, f"training restarted from scratch: epochs {resumed}"
-    assert resumed[0] >= killed_at and resumed[-1] == EPOCHS
-    states = {c.component: c.state for c in outputs.latest_run(config)}
+    # 3. The same command finishes the last epoch, reusing the data components.
+    finished = _run(config, code)
+    assert _epochs_run(finished) == [EPOCHS]
+    assert "Full log: " in finished and len(finished.splitlines()) < 60
+    states = _states(config)
     assert states["TsvExampleGen"] == states["Transform"] == "cached"
-    assert states["Trainer"] == "ran" and states["Pusher"] == "ran"
+    assert states["Trainer"] == states["Pusher"] == "ran"
     assert len(list(Path(config.serving_model_dir).iterdir())) == 1
+
+    # 4. Edited model code: the Trainer and everything after it run again, not the data.
+    with open(code / "modules" / "model" / "decoder.py", "a") as decoder:
+        decoder.write("\n# An edit: the Trainer must not reuse the model trained before it.\n")
+    _run(config, code)
+    states = _states(config)
+    assert states["TsvExampleGen"] == states["Transform"] == "cached"
+    assert states["Trainer"] == states["Evaluator"] == "ran"
+
+    # 5. An evaluation-only setting: the trained model is reused, the evaluation is not.
+    _run(config.replace(bleu_floor=1000.0), code)
+    states = _states(config)
+    assert states["Trainer"] == "cached" and states["Evaluator"] == "ran"

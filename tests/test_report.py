@@ -1,6 +1,7 @@
 """The HTML report: built from two real pipeline runs, checked in headless Chromium."""
 
 import base64
+import html
 import io
 import os
 import re
@@ -9,8 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 from PIL import Image
 
+from components.tsv_example_gen.executor import pair_to_example
+from components.tsv_example_gen.parsing import SentencePair
 from pipeline import report
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -52,10 +56,72 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(
+_needs_chromium = pytest.mark.skipif(
     not _chromium() and not os.environ.get("CI"),
     reason="Debian's chromium is not installed (.ci/run installs it; in CI this test runs)",
 )
+
+
+def _dom_after_scripts(page_path: Path, profile: Path) -> str:
+    """The page's DOM as headless Chromium leaves it after loading and running it."""
+    browser = _chromium()
+    assert browser, "chromium is required in CI: .ci/run installs Debian's chromium package"
+    done = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            page_path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
+
+
+# Public corpora are written by the public: each payload marks <body> if it ever runs.
+_MARK = "document.body.setAttribute('data-pwned', '1')"
+HOSTILE_PAIRS = [
+    (f"<script>{_MARK}</script>", f"<script>{_MARK}</script>"),
+    (f'<img src=x onerror="{_MARK}">', f'Yo veo <img src=x onerror="{_MARK}"> el gato.'),
+    ('"><svg onload="' + _MARK + '">', "</td></table><b>bold?</b>"),
+]
+
+
+def _ran_a_payload(dom: str) -> bool:
+    return re.search(r"<body[^>]*data-pwned", dom) is not None
+
+
+@_needs_chromium
+def test_hostile_corpus_text_is_shown_as_text_and_never_runs(tiny_pipeline_run, tmp_path):
+    config, _ = tiny_pipeline_run
+    (version,) = Path(config.serving_model_dir).iterdir()
+    model = tf.saved_model.load(str(version))
+    examples = tf.constant(
+        [
+            pair_to_example(SentencePair(source, target), "spa", "eng").SerializeToString()
+            for source, target in HOSTILE_PAIRS
+        ]
+    )
+    section, _ = report.translations_section(model, examples)
+    hostile_page = tmp_path / "hostile.html"
+    hostile_page.write_text(report.page("<script>x</script>", section), encoding="utf-8")
+    dom = _dom_after_scripts(hostile_page, tmp_path / "profile")
+    assert not _ran_a_payload(dom)
+    assert "&lt;script&gt;" + html.escape(_MARK, quote=False) in dom  # shown, as text
+    assert "&lt;/td&gt;&lt;/table&gt;&lt;b&gt;bold?&lt;/b&gt;" in dom
+
+    # The check itself works: the same payloads written unescaped do run.
+    raw_page = tmp_path / "raw.html"
+    raw_page.write_text("<html><body>" + HOSTILE_PAIRS[1][0] + "</body></html>")
+    assert _ran_a_payload(_dom_after_scripts(raw_page, tmp_path / "profile-raw"))
+
+
+@_needs_chromium
 def test_report_renders_in_headless_chromium(report_path, tmp_path):
     browser = _chromium()
     assert browser, "chromium is required in CI: .ci/run installs Debian's chromium package"

@@ -63,6 +63,27 @@ def test_a_batch_of_only_empty_sentences_translates(serving_model):
     assert len(_translate(model, ["", "   ", "123 456"])) == 3
 
 
+# Nothing the tutorial tokenizer keeps: there is nothing to translate.
+WORDLESS_INPUTS = ["", "   \t  ", "🙂🙃🚀", "日本語の文です。", "123 456"]
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "greedy", "beam_search"])
+def test_input_without_words_translates_to_an_empty_string(serving_model, signature):
+    _, model = serving_model
+    translations = _translate(model, [*WORDLESS_INPUTS, "Yo veo el gato."], signature)
+    assert translations[:-1] == [""] * len(WORDLESS_INPUTS)
+    assert translations[-1], "a real sentence still gets a translation"
+
+
+def test_attention_signature_says_which_inputs_were_truncated(serving_model):
+    config, model = serving_model
+    words = ["gato"] * config.max_source_tokens
+    sentences = [" ".join(words), " ".join([*words, "perro"]), ""]
+    outputs = model.signatures["attention"](sentences=tf.constant(sentences))
+    assert outputs["truncated"].numpy().tolist() == [False, True, False]
+    assert outputs["source_tokens"].shape[1] == config.max_source_tokens
+
+
 def test_a_batch_of_1000_matches_small_batches(serving_model):
     _, model = serving_model
     sentences = [f"Yo veo el gato {i % 7}." if i % 3 else ODD_INPUTS[i % 11] for i in range(1000)]

@@ -1,6 +1,7 @@
 """Runs the real TsvExampleGen executor (Beam DirectRunner) on small corpora."""
 
 import collections
+import gzip
 import json
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def run_example_gen(input_base: Path, tmp_path: Path, beam_pipeline_args=(), **o
         if value is not None
     }
     examples, rejected = standard_artifacts.Examples(), RejectedLines()
-    examples.uri, rejected.uri = str(tmp_path / "examples"), str(tmp_path / "rejected")
+    # TFX's layout: <pipeline root>/<component>/<output key>/<execution id>
+    rejected_dir = tmp_path / "rejected_lines" / "1"
+    examples.uri, rejected.uri = str(tmp_path / "examples"), str(rejected_dir)
     context = executor.Executor.Context(beam_pipeline_args=list(beam_pipeline_args))
     executor.Executor(context).Do(
         {}, {"examples": [examples], "rejected_lines": [rejected]}, exec_properties
@@ -43,9 +46,9 @@ def run_example_gen(input_base: Path, tmp_path: Path, beam_pipeline_args=(), **o
         for split in ("train", "eval", "test")
     }
     rows = []
-    for path in sorted((tmp_path / "rejected").glob("rejected-*.tsv")):
+    for path in sorted(rejected_dir.glob("rejected-*.tsv")):
         rows += [line.split("\t") for line in path.read_text().splitlines()[1:]]
-    summary = json.loads((tmp_path / "rejected" / executor.SUMMARY_FILE).read_text())
+    summary = json.loads((rejected_dir / executor.SUMMARY_FILE).read_text())
     assert examples.get_int_custom_property("lines_read") == summary["lines_read"]
     return by_split, rows, summary
 
@@ -72,12 +75,70 @@ def test_reads_txt_gz_and_three_column_files(tmp_path):
     write_corpus(tmp_path / "in" / "b.tsv.gz", GOOD[2:4], compress=True)
     write_corpus(tmp_path / "in" / "c.tsv", [GOOD[4] + "\tCC-BY 2.0 #123"])
     write_corpus(tmp_path / "in" / "_about.md", ["not a corpus"])
+    # Notes and hidden files beside the corpus are not read (the Anki folders ship _about.txt).
+    write_corpus(tmp_path / "in" / "_about.txt", ["Tatoeba sentences, CC-BY 2.0"])
+    write_corpus(tmp_path / "in" / ".hidden.tsv", ["not\ta corpus"])
     by_split, rows, summary = run_example_gen(tmp_path / "in", tmp_path)
     assert sorted(_all(by_split)) == sorted(
         (other, english, "spa", "eng") for english, other in (g.split("\t") for g in GOOD)
     )
     assert rows == []
-    assert summary == {"lines_read": 5, "accepted": 5, "rejected": 0, "rejected_by_reason": {}}
+    assert summary == {
+        "lines_read": 5,
+        "accepted": 5,
+        "rejected": 0,
+        "header_lines": 0,
+        "rejected_by_reason": {},
+    }
+
+
+def test_a_file_named_exactly_is_read_even_if_its_name_starts_with_underscore(tmp_path):
+    write_corpus(tmp_path / "in" / "_pairs.txt", GOOD[:1])
+    by_split, _, _ = run_example_gen(tmp_path / "in", tmp_path, file_pattern="_pairs.txt")
+    assert len(_all(by_split)) == 1
+
+
+def test_a_header_line_is_counted_as_a_header_not_as_a_pair(tmp_path):
+    write_corpus(tmp_path / "in" / "a.tsv", ["English\tSpanish\tAttribution", *GOOD])
+    write_corpus(tmp_path / "in" / "b.tsv", ["eng\tspa", GOOD[0]])
+    by_split, rows, summary = run_example_gen(tmp_path / "in", tmp_path)
+    assert ("Spanish", "English", "spa", "eng") not in _all(by_split)
+    assert (summary["accepted"], summary["rejected"], summary["header_lines"]) == (6, 0, 2)
+    assert summary["lines_read"] == 8
+
+
+def _gzip_bytes(lines: list[str]) -> bytes:
+    return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def test_a_truncated_gz_fails_naming_the_file(tmp_path):
+    lines = [f"Line {i}.\tLínea {i}." for i in range(2000)]
+    data = _gzip_bytes(lines)
+    write_corpus(tmp_path / "in" / "cut.txt.gz", data[: len(data) // 2])
+    with pytest.raises(Exception, match=r"cut\.txt\.gz: not a readable gzip file") as error:
+        run_example_gen(tmp_path / "in", tmp_path)
+    assert "gzip -t" in str(error.value)
+
+
+def test_plain_text_named_gz_fails_naming_the_file(tmp_path):
+    write_corpus(tmp_path / "in" / "plain.txt.gz", GOOD)
+    with pytest.raises(executor.InputFileError, match=r"plain\.txt\.gz: not a readable gzip"):
+        run_example_gen(tmp_path / "in", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "looks_like"),
+    [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("cp1252", "Latin-1 / Windows-1252")],
+)
+def test_a_file_in_another_encoding_fails_naming_it_and_how_to_convert(
+    tmp_path, sample_lines, encoding, looks_like
+):
+    text = "\n".join(sample_lines[:50]) + "\n"
+    write_corpus(tmp_path / "in" / "other.txt", text.encode(encoding))
+    with pytest.raises(executor.InputFileError) as error:
+        run_example_gen(tmp_path / "in", tmp_path)
+    message = str(error.value)
+    assert "other.txt is not UTF-8" in message and looks_like in message and "iconv" in message
 
 
 def test_direction_eng_spa_swaps_source_and_target(tmp_path):
@@ -138,10 +199,25 @@ def test_multi_processing_direct_runner_gives_the_same_output(tmp_path, sample_l
     }
 
 
-def test_too_many_rejected_lines_fail_with_a_clear_error(tmp_path):
+def test_too_many_rejected_lines_fail_naming_them_and_keeping_them(tmp_path):
     write_corpus(tmp_path / "in" / "a.txt", ["Go.\tVe.", "broken", "also broken"])
-    with pytest.raises(executor.TooManyRejectedLinesError, match=r"2 of 3 lines .*rejected"):
+    with pytest.raises(executor.TooManyRejectedLinesError, match=r"2 of 3 lines .*rejected") as e:
         run_example_gen(tmp_path / "in", tmp_path, max_rejected_fraction=0.5)
+    message = str(e.value)
+    corpus = tmp_path / "in" / "a.txt"
+    assert f"{corpus}:2: no tab" in message and f"{corpus}:3: no tab" in message
+    # TFX deletes a failed execution's outputs: the rejected lines are kept beside them.
+    kept = tmp_path / executor.FAILED_CHECKS_DIR / "1"
+    assert str(kept) in message
+    rows = [
+        line.split("\t")[:3]
+        for path in kept.glob("rejected-*.tsv")
+        for line in path.read_text().splitlines()[1:]
+    ]
+    assert sorted(rows) == [
+        [str(corpus), "2", "no tab (expected English<TAB>translation)"],
+        [str(corpus), "3", "no tab (expected English<TAB>translation)"],
+    ]
 
 
 def test_no_matching_file_names_the_path_and_the_expected_files(tmp_path):
@@ -186,6 +262,10 @@ def test_random_files_lose_no_line(tmp_path_factory, data):
     root = tmp_path_factory.mktemp("random")
     write_corpus(root / "in" / "random.txt", data)
     expected = expected_lines(data)
+    if parsing.encoding_problem(data):  # not UTF-8 as a whole: one clear error instead
+        with pytest.raises(executor.InputFileError, match="is not UTF-8"):
+            run_example_gen(root / "in", root)
+        return
     if not expected:
         with pytest.raises(executor.EmptyInputError):
             run_example_gen(root / "in", root)
@@ -194,6 +274,7 @@ def test_random_files_lose_no_line(tmp_path_factory, data):
     assert summary["lines_read"] == len(expected)
     assert summary["accepted"] == len(_all(by_split))
     assert summary["rejected"] == len(rows)
+    assert summary["header_lines"] == 0  # no random line names the columns
     reported = sorted(int(line) for _, line, _, _ in rows)
     accepted_lines = [
         number

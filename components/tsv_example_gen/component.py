@@ -32,6 +32,7 @@ class TsvExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         executor.DIRECTION_KEY: ExecutionParameter(type=str),
         executor.MAX_LINE_CHARS_KEY: ExecutionParameter(type=int),
         executor.MAX_REJECTED_FRACTION_KEY: ExecutionParameter(type=float),
+        executor.CODE_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
     }
     OUTPUTS = {
         **standard_component_specs.FileBasedExampleGenSpec.OUTPUTS,
@@ -60,6 +61,7 @@ class TsvExampleGen(base_beam_component.BaseBeamComponent):
         max_line_chars: int,
         max_rejected_fraction: float,
         file_pattern: str = "*",
+        code_fingerprint: str | None = None,
     ):
         """
         Args:
@@ -68,7 +70,10 @@ class TsvExampleGen(base_beam_component.BaseBeamComponent):
           split_buckets: relative sizes of the train, eval and test splits.
           max_line_chars: longer lines are rejected.
           max_rejected_fraction: fail when more than this fraction of lines is rejected.
-          file_pattern: glob under `input_base`; only .txt/.tsv(.gz) files are read.
+          file_pattern: glob under `input_base`; only .txt/.tsv(.gz) files are read, and
+            a wildcard skips names starting with `_` or `.` (notes, hidden files).
+          code_fingerprint: a digest of the code this component runs; it is part of TFX's
+            cache key, so a re-run after the code changed does not reuse old outputs.
         """
         input_config = example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="all", pattern=file_pattern)]
@@ -90,6 +95,7 @@ class TsvExampleGen(base_beam_component.BaseBeamComponent):
             direction=direction,
             max_line_chars=max_line_chars,
             max_rejected_fraction=max_rejected_fraction,
+            code_fingerprint=code_fingerprint,
             examples=types.Channel(type=standard_artifacts.Examples),
             rejected_lines=types.Channel(type=RejectedLines),
         )

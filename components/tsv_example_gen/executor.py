@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import gzip
 import json
 import os
+import zlib
 from typing import Any
 
 import apache_beam as beam
@@ -22,16 +26,30 @@ REJECTED_LINES_KEY = "rejected_lines"
 DIRECTION_KEY = "direction"
 MAX_LINE_CHARS_KEY = "max_line_chars"
 MAX_REJECTED_FRACTION_KEY = "max_rejected_fraction"
+# A digest of this component's code: part of TFX's cache key, so edited code re-runs.
+CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 REJECTED_FILE_PREFIX = "rejected"
 SUMMARY_FILE = "summary.json"
+# Beside the rejected_lines artifacts: TFX deletes a failed execution's outputs, so the
+# rejected lines of a run that failed its input check are copied here, by execution id.
+FAILED_CHECKS_DIR = "rejected_lines_of_failed_runs"
+# How many rejected lines the error message of a failed input check quotes.
+QUOTED_REJECTED_LINES = 5
+# How much of each file is read up front to check its encoding.
+_SNIFF_BYTES = 1 << 16
 _REJECTED_URI_KEY = "_rejected_lines_uri"
 _ACCEPTED = "accepted"
 _REJECTED = "rejected"
+_HEADER = "header"
 
 
 class EmptyInputError(RuntimeError):
     """The matching corpus files are all empty."""
+
+
+class InputFileError(RuntimeError):
+    """A corpus file cannot be read as text as a whole: wrong encoding, corrupt archive."""
 
 
 class TooManyRejectedLinesError(RuntimeError):
@@ -63,19 +81,64 @@ def example_source(example: tf.train.Example) -> str:
 
 
 def list_input_files(input_base: str, pattern: str) -> list[str]:
-    """Supported corpus files matching `pattern` under `input_base`, sorted."""
+    """Supported corpus files matching `pattern` under `input_base`, sorted.
+
+    A wildcard pattern skips notes and hidden files (names starting with `_` or `.`).
+    """
     matched = fileio.glob(os.path.join(input_base, pattern))
+    wildcard = glob.has_magic(pattern)
     files = sorted(
-        path for path in matched if not fileio.isdir(path) and parsing.is_supported_file(path)
+        path
+        for path in matched
+        if not fileio.isdir(path)
+        and parsing.is_supported_file(path)
+        and not (wildcard and parsing.is_skipped_name(path))
     )
     if not files:
         raise FileNotFoundError(
             f"no corpus file found at {os.path.join(input_base, pattern)!r} "
             f"(matched {len(matched)} path(s)); expected files ending in "
             f"{', '.join(parsing.SUPPORTED_SUFFIXES)}, one 'English<TAB>translation' "
-            "pair per line"
+            "pair per line, with names not starting with '_' or '.'"
         )
     return files
+
+
+@contextlib.contextmanager
+def open_corpus(path: str):
+    """A binary stream of the file's text, gunzipped for `.gz`.
+
+    Raises InputFileError naming the file when a `.gz` is not gzip data, is corrupt or is
+    cut short (Beam's own decompression reads a truncated file without a word).
+    """
+    with beam.io.filesystems.FileSystems.open(
+        path, compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED
+    ) as raw:
+        if not path.lower().endswith(".gz"):
+            yield raw
+            return
+        try:
+            with gzip.GzipFile(fileobj=raw) as stream:
+                yield stream
+        except (OSError, EOFError, zlib.error) as error:
+            raise InputFileError(
+                f"{path}: not a readable gzip file ({error}); check it with `gzip -t`, or "
+                "drop the .gz suffix if it is plain text"
+            ) from error
+
+
+def check_input_file(path: str) -> None:
+    """Fails with InputFileError when `path` is not UTF-8 text or not readable gzip."""
+    with open_corpus(path) as stream:
+        head = stream.read(_SNIFF_BYTES + 1)
+    head = parsing.whole_lines(head[:_SNIFF_BYTES], complete=len(head) <= _SNIFF_BYTES)
+    problem = parsing.encoding_problem(head)
+    if problem:
+        encoding = "UTF-16" if "UTF-16" in problem else "WINDOWS-1252"
+        raise InputFileError(
+            f"{path} is not UTF-8 ({problem}): convert it, e.g. "
+            f"`iconv -f {encoding} -t UTF-8 FILE > FILE.utf8.txt`"
+        )
 
 
 class _ParseLines(beam.DoFn):
@@ -87,6 +150,9 @@ class _ParseLines(beam.DoFn):
 
     def process(self, numbered_line):
         path, line_number, raw = numbered_line
+        if line_number == 1 and parsing.is_header_line(raw):
+            yield beam.pvalue.TaggedOutput(_HEADER, path)
+            return
         parsed = parsing.parse_line(
             raw, source_language=self._source_language, max_line_chars=self._max_line_chars
         )
@@ -99,19 +165,20 @@ class _ParseLines(beam.DoFn):
 
 
 def _read_numbered_lines(path: str):
-    with beam.io.filesystems.FileSystems.open(path) as stream:
+    with open_corpus(path) as stream:
         for line_number, raw in enumerate(parsing.iter_raw_lines(stream), start=1):
             yield path, line_number, raw
 
 
-def _summarise(accepted: int, rejected_reasons: list[tuple[str, int]]) -> str:
+def _summarise(accepted: int, rejected_reasons: list[tuple[str, int]], header_lines: int) -> str:
     reasons = dict(sorted(rejected_reasons))
     rejected = sum(reasons.values())
     return json.dumps(
         {
-            "lines_read": accepted + rejected,
+            "lines_read": accepted + rejected + header_lines,
             "accepted": accepted,
             "rejected": rejected,
+            "header_lines": header_lines,
             "rejected_by_reason": reasons,
         },
         sort_keys=True,
@@ -126,6 +193,8 @@ def _TsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], spli
     files = list_input_files(
         exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern
     )
+    for path in files:
+        check_input_file(path)
     logging.info("TsvExampleGen reading %d file(s): %s", len(files), files)
     parsed = (
         pipeline
@@ -135,7 +204,7 @@ def _TsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], spli
         | "Parse"
         >> beam.ParDo(
             _ParseLines(exec_properties[DIRECTION_KEY], exec_properties[MAX_LINE_CHARS_KEY])
-        ).with_outputs(_REJECTED, main=_ACCEPTED)
+        ).with_outputs(_REJECTED, _HEADER, main=_ACCEPTED)
     )
     rejected_uri = exec_properties[_REJECTED_URI_KEY]
     _ = (
@@ -155,10 +224,15 @@ def _TsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], spli
         | "CountReasons" >> beam.combiners.Count.PerElement()
         | "GatherReasons" >> beam.combiners.ToList()
     )
+    header_count = parsed[_HEADER] | "CountHeaders" >> beam.combiners.Count.Globally()
     _ = (
         accepted_count
         | "Summarise"
-        >> beam.Map(_summarise, rejected_reasons=beam.pvalue.AsSingleton(reason_counts))
+        >> beam.Map(
+            _summarise,
+            rejected_reasons=beam.pvalue.AsSingleton(reason_counts),
+            header_lines=beam.pvalue.AsSingleton(header_count),
+        )
         | "WriteSummary"
         >> beam.io.WriteToText(
             os.path.join(rejected_uri, SUMMARY_FILE), num_shards=1, shard_name_template=""
@@ -170,9 +244,9 @@ def _TsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], spli
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     """Reads `English<TAB>Other` corpora into tf.Examples split by a hash of the source.
 
-    Every line read is either an example or a row of the `rejected_lines` artifact
-    (file, line, reason); the artifact's `summary.json` holds the counts, which are also
-    recorded as custom properties of both output artifacts.
+    Every line read is an example, a row of the `rejected_lines` artifact (file, line,
+    reason) or a file's header line; the artifact's `summary.json` holds the counts, which
+    are also recorded as custom properties of both output artifacts.
     """
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
@@ -225,14 +299,16 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
         for artifact in (examples_artifact, rejected_artifact):
-            for name in ("lines_read", "accepted", "rejected"):
+            for name in ("lines_read", "accepted", "rejected", "header_lines"):
                 artifact.set_int_custom_property(name, summary[name])
         logging.info(
-            "TsvExampleGen: %d lines read, %d accepted, %d rejected %s; rejected lines in %s",
+            "TsvExampleGen: %d lines read, %d accepted, %d rejected %s, %d header line(s); "
+            "rejected lines in %s",
             summary["lines_read"],
             summary["accepted"],
             summary["rejected"],
             summary["rejected_by_reason"],
+            summary["header_lines"],
             rejected_artifact.uri,
         )
         if summary["lines_read"] == 0:
@@ -247,10 +323,40 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
 def _check_rejected_fraction(summary: dict, max_fraction: float, rejected_uri: str) -> None:
     fraction = summary["rejected"] / summary["lines_read"]
-    if fraction > max_fraction:
-        raise TooManyRejectedLinesError(
-            f"{summary['rejected']} of {summary['lines_read']} lines ({fraction:.2%}) were "
-            f"rejected, more than max_rejected_fraction={max_fraction:.2%}; reasons: "
-            f"{summary['rejected_by_reason']}. See the rejected lines (file, line, reason) "
-            f"in {rejected_uri}, fix the input or raise max_rejected_fraction."
-        )
+    if fraction <= max_fraction:
+        return
+    kept = preserve_rejected_lines(rejected_uri)
+    quoted = "\n".join(
+        f"  {path}:{line}: {reason}" for path, line, reason in first_rejected_lines(kept)
+    )
+    raise TooManyRejectedLinesError(
+        f"{summary['rejected']} of {summary['lines_read']} lines ({fraction:.2%}) were "
+        f"rejected, more than max_rejected_fraction={max_fraction:.2%}; reasons: "
+        f"{summary['rejected_by_reason']}. The first rejected lines:\n{quoted}\n"
+        f"All rejected lines (file, line, reason, content) are in {kept}; fix the input or "
+        "raise max_rejected_fraction."
+    )
+
+
+def preserve_rejected_lines(rejected_uri: str) -> str:
+    """Copies the artifact's files to FAILED_CHECKS_DIR/<execution id>, which outlives the
+    failed execution whose outputs TFX removes; returns that directory."""
+    artifacts_dir, execution_id = os.path.split(rejected_uri.rstrip("/"))
+    kept = os.path.join(os.path.dirname(artifacts_dir), FAILED_CHECKS_DIR, execution_id)
+    fileio.makedirs(kept)
+    for name in fileio.listdir(rejected_uri):
+        fileio.copy(os.path.join(rejected_uri, name), os.path.join(kept, name), overwrite=True)
+    return kept
+
+
+def first_rejected_lines(
+    directory: str, count: int = QUOTED_REJECTED_LINES
+) -> list[tuple[str, int, str]]:
+    """(path, line number, reason) of the first `count` rejected lines, in input order."""
+    rows = []
+    for name in fileio.glob(os.path.join(directory, REJECTED_FILE_PREFIX + "*.tsv")):
+        with fileio.open(name, "rb") as f:
+            for row in f.read().decode("utf-8").splitlines()[1:]:
+                path, line, reason, _ = row.split("\t", 3)
+                rows.append((path, int(line), reason))
+    return sorted(rows)[:count]

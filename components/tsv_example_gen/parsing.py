@@ -15,7 +15,13 @@ from typing import BinaryIO
 
 ENGLISH = "eng"
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 SUPPORTED_SUFFIXES = (".txt", ".tsv", ".txt.gz", ".tsv.gz", ".gz")
+# Files whose names start with these are notes or hidden files (`_about.txt`, `.DS_Store`),
+# not corpora: a glob skips them; naming such a file exactly still reads it.
+SKIPPED_NAME_PREFIXES = ("_", ".")
+# A first line `English<TAB>Spanish[<TAB>Attribution]` names the columns: a header.
+_ENGLISH_COLUMN_NAMES = ("english", "eng", "en")
 _PREVIEW_CHARS = 200
 _LINE_END = re.compile(b"\r\n|\r|\n")
 
@@ -60,6 +66,59 @@ def is_supported_file(path: str) -> bool:
     return path.lower().endswith(SUPPORTED_SUFFIXES)
 
 
+def is_skipped_name(path: str) -> bool:
+    """True for notes and hidden files (`_about.txt`, `.hidden.tsv`) that a glob skips."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1].startswith(SKIPPED_NAME_PREFIXES)
+
+
+def is_header_line(raw: bytes) -> bool:
+    """True for a column-name line such as `English<TAB>Spanish<TAB>Attribution`.
+
+    Only a file's first line is checked (by the reader): its first column is "English"
+    ("eng", "en", any case) and its second a single word of letters, e.g. "Spanish".
+    """
+    try:
+        columns = raw.removeprefix(UTF8_BOM).decode("utf-8").split("\t")
+    except UnicodeDecodeError:
+        return False
+    return (
+        len(columns) >= 2
+        and columns[0].strip().lower() in _ENGLISH_COLUMN_NAMES
+        and columns[1].strip().isalpha()
+    )
+
+
+def encoding_problem(head: bytes) -> str | None:
+    """Why a file whose first whole lines are `head` is not UTF-8 text, or None.
+
+    UTF-16 (a UTF-16 byte-order mark, or NUL in every other byte) and single-byte
+    encodings such as Latin-1 / Windows-1252 (most lines with non-ASCII bytes are not valid
+    UTF-8) are recognised; a UTF-8 file with a few corrupt lines is not flagged here, its
+    bad lines are rejected one by one.
+    """
+    if head.startswith(UTF16_BOMS):
+        return "looks like UTF-16: it starts with a UTF-16 byte-order mark"
+    if len(head) >= 4 and head.count(b"\x00") * 3 >= len(head):
+        return "looks like UTF-16: every other byte is NUL"
+    lines = _LINE_END.split(head)
+    non_ascii = [line for line in lines if any(byte >= 0x80 for byte in line)]
+    invalid = [line for line in non_ascii if not _is_utf8(line)]
+    if len(invalid) >= 2 and len(invalid) * 2 > len(non_ascii):
+        return (
+            f"looks like Latin-1 / Windows-1252: {len(invalid)} of the {len(non_ascii)} "
+            "first lines with non-ASCII characters are not valid UTF-8"
+        )
+    return None
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def iter_raw_lines(stream: BinaryIO, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
     """Yields the lines of a binary stream without their endings.
 
@@ -71,6 +130,14 @@ def iter_raw_lines(stream: BinaryIO, chunk_bytes: int = 1 << 20) -> Iterator[byt
     if first is not None:
         yield first.removeprefix(UTF8_BOM)
         yield from lines
+
+
+def whole_lines(head: bytes, complete: bool) -> bytes:
+    """`head`, the start of a file, cut after its last line ending unless it is `complete`."""
+    if complete:
+        return head
+    cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
+    return head[: cut + 1] if cut >= 0 else head
 
 
 def _split_lines(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:

@@ -1,0 +1,93 @@
+"""What a run did, in short lines for people: each component's key figures, the verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pipeline import outputs, results
+from pipeline.config import PipelineConfig
+
+
+def _example_gen_figures(component: outputs.ComponentOutputs) -> str:
+    summary_path = os.path.join(component.single_uri("rejected_lines"), "summary.json")
+    with open(summary_path, encoding="utf-8") as f:
+        summary = json.load(f)
+    figures = (
+        f"{summary['lines_read']:,} lines read: {summary['accepted']:,} pairs accepted, "
+        f"{summary['rejected']:,} rejected"
+    )
+    if summary.get("header_lines"):
+        figures += f", {summary['header_lines']:,} header line(s) skipped"
+    return figures
+
+
+def _transform_figures(component: outputs.ComponentOutputs) -> str:
+    import tensorflow_transform as tft
+
+    from modules import transform
+
+    output = tft.TFTransformOutput(component.single_uri("transform_graph"))
+    source, target = (
+        output.vocabulary_size_by_name(name)
+        for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
+    )
+    return f"vocabularies: {source:,} source and {target:,} target tokens"
+
+
+def _trainer_figures(component: outputs.ComponentOutputs) -> str:
+    return f"model in {component.single_uri('model')}"
+
+
+def _evaluator_figures(component: outputs.ComponentOutputs) -> str:
+    overall = results.candidate_metrics(component.single_uri("evaluation")).get(results.OVERALL, {})
+    blessed = os.path.exists(os.path.join(component.single_uri("blessing"), "BLESSED"))
+    return (
+        f"test-split BLEU {overall.get('bleu', float('nan')):.2f} on "
+        f"{int(overall.get('example_count', 0)):,} sentences, "
+        + ("blessed" if blessed else "not blessed")
+    )
+
+
+def _pusher_figures(component: outputs.ComponentOutputs) -> str:
+    pushed = outputs.pushed_model_uri(component)
+    return f"pushed to {pushed}" if pushed else "nothing pushed (the model was not blessed)"
+
+
+_FIGURES = {
+    "TsvExampleGen": _example_gen_figures,
+    "Transform": _transform_figures,
+    "Trainer": _trainer_figures,
+    "Evaluator": _evaluator_figures,
+    "Pusher": _pusher_figures,
+}
+
+
+def component_line(config: PipelineConfig, name: str, seconds: float) -> str:
+    """`name` of the latest run finished after `seconds`: its state and key figures."""
+    component = next((c for c in outputs.latest_run(config) if c.component == name), None)
+    if component is None:
+        return f"{name}: done ({seconds:.0f} s)"
+    line = f"{name}: {component.state} ({seconds:.0f} s)"
+    figures = _FIGURES.get(name)
+    if figures and component.artifacts:
+        line += ", " + figures(component)
+    return line
+
+
+def verdict(config: PipelineConfig) -> list[str]:
+    """Lines saying whether the latest run's model was blessed and pushed, and where."""
+    run = outputs.latest_run(config)
+    latest = outputs.latest_evaluation(run)
+    if latest is None:
+        return []
+    overall = results.candidate_metrics(latest.evaluation_uri).get(results.OVERALL, {})
+    lines = [
+        f"Test-split BLEU {overall.get('bleu', float('nan')):.2f} (floor {config.bleu_floor}): "
+        + ("model blessed and pushed" if latest.blessed else "model NOT blessed, not pushed")
+    ]
+    pusher = next((c for c in run if c.component == "Pusher"), None)
+    pushed = outputs.pushed_model_uri(pusher) if pusher else None
+    if pushed:
+        lines.append(f"Serving model: {os.path.abspath(pushed)}")
+    return lines
