@@ -79,10 +79,12 @@ class PipelineConfig:
     )
 
     # Model (modules/model/).
-    embedding_dim: int = _setting(128, "word embedding size")
+    embedding_dim: int = _setting(128, "size of the word embeddings")
     units: int = _setting(256, "recurrent units of the encoder and decoder")
-    attention: str = _setting("bahdanau", "attention kind")
-    cell: str = _setting("gru", "recurrent cell")
+    attention: str = _setting(
+        "bahdanau", "attention over the encoder outputs: additive (Bahdanau) or Luong's"
+    )
+    cell: str = _setting("gru", "recurrent cell of the encoder and the decoder")
     bidirectional: bool = _setting(False, "bidirectional encoder (units split over both)")
     encoder_layers: int = _setting(1, "stacked encoder RNN layers")
     dropout: float = _setting(0.1, "dropout on embeddings and attention vectors, in [0, 1)")
@@ -91,7 +93,7 @@ class PipelineConfig:
     epochs: int = _setting(20, "training epochs (0 exports an untrained model)")
     steps_per_epoch: int = _setting(0, "batches per epoch; 0 means one pass over the train split")
     batch_size: int = _setting(64, "sentences per global batch, split over all replicas")
-    learning_rate: float = _setting(1e-3, "Adam learning rate")
+    learning_rate: float = _setting(1e-3, "learning rate of the Adam optimizer")
     early_stopping_patience: int = _setting(
         3, "stop after this many epochs without a better eval loss (0: never)"
     )
@@ -103,7 +105,7 @@ class PipelineConfig:
     decoding: str = _setting("greedy", "search of the serving_default signature")
     beam_width: int = _setting(4, "hypotheses kept by beam search")
     length_penalty: float = _setting(0.6, "beam search's GNMT length penalty alpha (0: none)")
-    temperature: float = _setting(1.0, "softmax temperature of sampling (> 0)")
+    temperature: float = _setting(1.0, "softmax temperature of the sampling search (> 0)")
 
     # Evaluation and blessing (pipeline/evaluation.py), on the test split.
     eval_decoding: str = _setting("greedy", "search used to score BLEU on the test split")

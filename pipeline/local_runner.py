@@ -61,7 +61,11 @@ def run_and_report(config: PipelineConfig, say=_print) -> None:
     and writes the HTML report."""
     from pipeline import report, summary
 
+    before = outputs.latest_run_id(config)
     run(config)
+    if outputs.latest_run_id(config) == before:
+        return  # nothing ran: `tfx pipeline create` only records the pipeline
+    logging.info("Outputs of this run:\n%s", outputs.describe_latest_run(config))
     for line in summary.verdict(config):
         say(line)
     say(f"Report: {os.path.abspath(report.write_report(config))}")

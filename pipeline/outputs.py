@@ -40,18 +40,31 @@ def metadata_connection(config: PipelineConfig):
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
 
 
+def _latest_run_context(store, pipeline_name: str):
+    runs = [
+        context
+        for context in store.get_contexts_by_type("pipeline_run")
+        if _belongs_to(store, context, pipeline_name)
+    ]
+    return max(runs, key=lambda context: context.create_time_since_epoch, default=None)
+
+
+def latest_run_id(config: PipelineConfig) -> int | None:
+    """The ML Metadata id of the pipeline's most recent run, None before the first."""
+    if not os.path.exists(config.metadata_path):
+        return None
+    with metadata.Metadata(metadata_connection(config)) as store_handle:
+        run = _latest_run_context(store_handle.store, config.pipeline_name)
+        return run.id if run else None
+
+
 def latest_run(config: PipelineConfig) -> list[ComponentOutputs]:
     """The components of the pipeline's most recent run, with their output artifacts."""
     with metadata.Metadata(metadata_connection(config)) as store_handle:
         store = store_handle.store
-        runs = [
-            context
-            for context in store.get_contexts_by_type("pipeline_run")
-            if _belongs_to(store, context, config.pipeline_name)
-        ]
-        if not runs:
+        run = _latest_run_context(store, config.pipeline_name)
+        if run is None:
             return []
-        run = max(runs, key=lambda context: context.create_time_since_epoch)
         executions = sorted(
             store.get_executions_by_context(run.id), key=lambda e: e.create_time_since_epoch
         )

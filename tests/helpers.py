@@ -162,3 +162,7 @@ def run_with_tfx_cli(config, work_dir: Path) -> None:
         if command[:2] == ["pipeline", "create"]:
             assert f'Pipeline "{config.pipeline_name}" created successfully' in done.stdout
             assert not Path(config.pipeline_root, "TsvExampleGen").exists(), "create ran it"
+            assert "Report: " not in done.stdout
+        else:  # like `nmt-pipeline run`: the verdict, and the report written
+            assert "Test-split BLEU " in done.stdout, done.stdout[-2000:]
+            assert f"Report: {Path(config.output_root, 'report.html').resolve()}" in done.stdout

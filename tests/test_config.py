@@ -1,7 +1,11 @@
+import dataclasses
+import re
+import shlex
+
 import pytest
 
 from pipeline import cli
-from pipeline.config import ConfigError, PipelineConfig
+from pipeline.config import CHOICES, ConfigError, PipelineConfig
 
 
 @pytest.mark.parametrize(
@@ -108,3 +112,39 @@ def test_bad_config_file_names_the_file_and_the_problem(tmp_path, content, messa
     with pytest.raises(ConfigError) as error:
         PipelineConfig.from_file(str(config_file))
     assert str(config_file) in str(error.value) and message in str(error.value)
+
+
+def _help_of(flag: str, help_text: str) -> str:
+    """The help paragraph of `flag` in `nmt-pipeline run --help`, on one line."""
+    paragraph = re.search(
+        rf"^  {re.escape(flag)} .*?(?=^  -|\Z)", help_text, re.MULTILINE | re.DOTALL
+    )
+    assert paragraph, f"{flag} is not in --help"
+    return " ".join(paragraph.group(0).split())
+
+
+def test_help_describes_every_setting_and_shows_defaults_that_can_be_typed_back(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "--help"])
+    help_text = capsys.readouterr().out
+    for field in dataclasses.fields(PipelineConfig):
+        flag = cli.flag_name(field.name)
+        paragraph = _help_of(flag, help_text)
+        assert len(field.metadata["help"]) > 20 and field.metadata["help"][:20] in paragraph
+        shown = re.search(r"\(default: (.*)\)$", paragraph).group(1)
+        # The default as shown, typed back as shell words, gives the default value.
+        args = cli.build_parser().parse_args(["run", *shlex.split(shown)])
+        assert getattr(args, field.name) == field.default, (flag, shown)
+    for name, allowed in CHOICES.items():
+        assert ", ".join(allowed) in _help_of(cli.flag_name(name), help_text)
+
+
+def test_config_flags_give_back_the_config():
+    config = PipelineConfig(
+        split_buckets=(6, 2, 2),
+        keep_accents=True,
+        dropout=0.25,
+        beam_pipeline_args=("--direct_running_mode=in_memory", "--label=a b"),
+    )
+    args = cli.build_parser().parse_args(["run", *cli.config_flags(config)])
+    assert cli.config_from_args(args) == config

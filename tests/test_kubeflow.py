@@ -1,6 +1,10 @@
 """The Kubeflow V2 runner compiles a pipeline that runs from the image, not from this machine."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
@@ -92,3 +96,37 @@ def test_dockerfile_builds_on_the_pinned_tfx_image_and_copies_what_the_pipeline_
     assert f"WORKDIR {kubeflow_runner.IMAGE_PROJECT_ROOT}\n" in dockerfile
     for package in ("components", "modules", "pipeline", "data"):
         assert f"COPY {package} {package}\n" in dockerfile
+
+
+def test_tfx_cli_vertex_compile_works_as_the_readme_writes_it(tmp_path):
+    """`PATH="$PWD/.venv/bin:$PATH" tfx pipeline compile --engine vertex ...`: the TFX CLI looks
+    for kfp with the `pip` on PATH, so the venv's bin must come first (README, Runners)."""
+    config_file = tmp_path / "cluster.json"
+    config_file.write_text(CLUSTER_CONFIG.to_json())
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": venv_bin + os.pathsep + os.environ["PATH"],
+        "NMT_PIPELINE_CONFIG": str(config_file),
+        kubeflow_runner.IMAGE_ENV: IMAGE,
+    }
+    done = subprocess.run(
+        [
+            "tfx",
+            "pipeline",
+            "compile",
+            "--engine",
+            "vertex",
+            "--pipeline_path",
+            str(PROJECT_ROOT / "pipeline" / "kubeflow_runner.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "Pipeline nmt-attention compiled successfully." in done.stdout
+    job = json.loads((tmp_path / "build" / "nmt-attention.json").read_text())
+    assert "Trainer" in job["pipelineSpec"]["root"]["dag"]["tasks"]
