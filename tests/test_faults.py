@@ -128,7 +128,10 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
     # 3. The same command finishes the last epoch, reusing the data components.
     finished = _run(config, code)
     assert _epochs_run(finished) == [EPOCHS]
-    assert "Full log: " in finished and len(finished.splitlines()) < 60
+    # A quiet console: component and epoch lines; TFX, Beam and TensorFlow in the log file.
+    assert len(finished.splitlines()) < 60 and "INFO:absl" not in finished
+    log_file = re.search(r"^Full log: (.+)$", finished, re.MULTILINE).group(1)
+    assert "Component Trainer is running" in Path(log_file).read_text()
     states = _states(config)
     assert states["TsvExampleGen"] == states["Transform"] == "cached"
     assert states["Trainer"] == states["Pusher"] == "ran"
