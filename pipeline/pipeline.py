@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 
 from tfx import v1 as tfx
 from tfx.orchestration import pipeline as tfx_pipeline
 
-from components.tsv_example_gen import TsvExampleGen
+from components.tsv_example_gen import TsvExampleGen, parsing
 from components.tsv_example_gen import executor as example_gen_executor
 from modules import trainer as trainer_module
 from modules import transform
@@ -20,10 +21,15 @@ TRAINER_FN = "modules.trainer.run_fn"
 
 
 def _data_input(data_root: str) -> tuple[str, str]:
-    """(input_base, file_pattern) for a directory, a file or a glob of files."""
-    if os.path.isdir(data_root):
+    """(input_base, file_pattern) for a directory, a file or a glob of files.
+
+    A path that is neither a glob nor a corpus file name is a directory, also where it
+    cannot be checked from here (`gs://bucket/corpora/spa-eng`, a path inside the image).
+    """
+    name = os.path.basename(data_root.rstrip("/"))
+    if os.path.isdir(data_root) or not (glob.has_magic(name) or parsing.is_supported_file(name)):
         return data_root, "*"
-    return os.path.dirname(data_root) or ".", os.path.basename(data_root)
+    return os.path.dirname(data_root) or ".", name
 
 
 def _settings(config: PipelineConfig, fields: tuple[str, ...], entry_module: str) -> dict:
