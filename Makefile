@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+INSTALL_LOG := $(VENV)/install.log
 PYTHON ?= $(shell command -v python3.10 2>/dev/null || echo python3)
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 1
@@ -17,8 +18,11 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	  "Python 3.10 is required (the pinned TFX 1.16 wheels); found " + sys.version.split()[0] + \
 	  ": install it (e.g. pyenv install 3.10) or run make PYTHON=/path/to/python3.10")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements/constraints.txt -e '.[dev,kfp]'
+	@echo "Installing the pinned packages into $(VENV) (pip's output: $(INSTALL_LOG))"
+	@$(BIN)/pip install --quiet --upgrade pip > $(INSTALL_LOG) 2>&1 \
+	  && $(BIN)/pip install --quiet -c requirements/constraints.txt -e '.[dev,kfp]' \
+	    >> $(INSTALL_LOG) 2>&1 \
+	  || { tail -n 40 $(INSTALL_LOG); echo "pip failed: see $(INSTALL_LOG)"; exit 1; }
 	touch $(STAMP)
 
 run: setup
