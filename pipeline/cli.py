@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 
 # The process environment, before anything imports TensorFlow: tf-keras (Keras 2) for TFT
-# and TFMA, and TensorFlow's C++ INFO lines off.
+# and TFMA. TensorFlow's C++ log level is set per command in main().
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
@@ -23,6 +22,7 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
 import traceback  # noqa: E402
+import warnings  # noqa: E402
 
 from pipeline.config import CHOICES, ConfigError, PipelineConfig, read_config_file  # noqa: E402
 
@@ -291,10 +291,20 @@ def _add_translate_command(commands) -> None:
     translate.set_defaults(handler=_translate)
 
 
+def _quiet_libraries(command: str) -> None:
+    """TensorFlow's C++ INFO lines off (a run's go to its log file anyway); `translate`
+    prints only errors, so that its stderr is not buried under graph-loading warnings."""
+    if command == "translate":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(_config_file_values(argv)).parse_args(argv)
+        _quiet_libraries(args.command)
         return args.handler(args)
     except ConfigError as error:
         print(f"nmt-pipeline: configuration error: {error}", file=sys.stderr)

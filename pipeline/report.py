@@ -72,9 +72,16 @@ def _table(headers, rows, numeric_from: int = 1) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _metric_cell(column: str, value: float | None) -> float | int:
+    """A metric for the table: counts as integers, missing values as NaN."""
+    if value is None:
+        return float("nan")
+    return int(value) if column == "example_count" else value
+
+
 def _metrics_section(table: dict[str, dict[str, float]]) -> str:
     rows = [
-        [name, *(table[name].get(column, float("nan")) for column in _METRIC_COLUMNS)]
+        [name, *(_metric_cell(column, table[name].get(column)) for column in _METRIC_COLUMNS)]
         for name in table
     ]
     return (
