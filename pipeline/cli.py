@@ -217,7 +217,7 @@ def _translate(args: argparse.Namespace) -> int:
 
     try:
         model_dir = args.model or translate.latest_model_dir(
-            os.path.join(args.output_root, "serving_model")
+            PipelineConfig(output_root=args.output_root).serving_model_dir
         )
     except translate.NoModelError as error:
         raise SystemExit(f"nmt-pipeline translate: {error}") from error

@@ -76,12 +76,17 @@ def _belongs_to(store, run_context, pipeline_name: str) -> bool:
     return any(parent.name == pipeline_name for parent in parents)
 
 
-def _component_outputs(store, execution) -> ComponentOutputs:
-    node = next(
+def _node_name(store, execution) -> str:
+    """The component id an execution ran, e.g. "Trainer"."""
+    return next(
         context.name.split(".", 1)[-1]
         for context in store.get_contexts_by_execution(execution.id)
         if context.type == "node"
     )
+
+
+def _component_outputs(store, execution) -> ComponentOutputs:
+    node = _node_name(store, execution)
     events = [
         event
         for event in store.get_events_by_execution_ids([execution.id])
@@ -140,10 +145,13 @@ def cancel_unfinished_executions(config: PipelineConfig) -> list[str]:
     cancelled = []
     with metadata.Metadata(metadata_connection(config)) as store_handle:
         store = store_handle.store
-        for execution in store.get_executions():
+        pipeline = store.get_context_by_type_and_name("pipeline", config.pipeline_name)
+        if pipeline is None:
+            return []
+        for execution in store.get_executions_by_context(pipeline.id):
             if execution.last_known_state != metadata_store_pb2.Execution.RUNNING:
                 continue
-            component = _component_outputs(store, execution).component
+            component = _node_name(store, execution)
             execution.last_known_state = metadata_store_pb2.Execution.CANCELED
             store.put_executions([execution])
             pattern = os.path.join(config.pipeline_root, component, "*", str(execution.id))

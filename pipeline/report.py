@@ -94,7 +94,7 @@ def _metrics_section(table: dict[str, dict[str, float]]) -> str:
 def _history_section(history: list[outputs.Evaluation]) -> str:
     points = []
     for evaluation in history:
-        overall = results.candidate_metrics(evaluation.evaluation_uri).get(results.OVERALL, {})
+        overall = results.overall_metrics(evaluation.evaluation_uri)
         when = datetime.datetime.fromtimestamp(evaluation.time_ms / 1000)
         points.append((when, overall.get("bleu", float("nan")), evaluation.blessed))
     figure, axes = plt.subplots(figsize=(7, 3))

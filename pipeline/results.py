@@ -37,3 +37,8 @@ def candidate_model_name(evaluation_uri: str) -> str:
 def candidate_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
     """Metrics of the evaluated (candidate) model, with or without a baseline beside it."""
     return metrics_by_slice(evaluation_uri, candidate_model_name(evaluation_uri))
+
+
+def overall_metrics(evaluation_uri: str) -> dict[str, float]:
+    """The candidate model's metrics over the whole evaluated split (empty if none)."""
+    return candidate_metrics(evaluation_uri).get(OVERALL, {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from pipeline import outputs, results
@@ -10,9 +9,8 @@ from pipeline.config import PipelineConfig
 
 
 def _example_gen_figures(component: outputs.ComponentOutputs) -> str:
-    summary_path = os.path.join(component.single_uri("rejected_lines"), "summary.json")
-    with open(summary_path, encoding="utf-8") as f:
-        summary = json.load(f)
+    # TsvExampleGen records its line counts as custom properties of its artifacts.
+    summary = component.properties[component.single_uri("rejected_lines")]
     figures = (
         f"{summary['lines_read']:,} lines read: {summary['accepted']:,} pairs accepted, "
         f"{summary['rejected']:,} rejected"
@@ -40,12 +38,12 @@ def _trainer_figures(component: outputs.ComponentOutputs) -> str:
 
 
 def _evaluator_figures(component: outputs.ComponentOutputs) -> str:
-    overall = results.candidate_metrics(component.single_uri("evaluation")).get(results.OVERALL, {})
-    blessed = os.path.exists(os.path.join(component.single_uri("blessing"), "BLESSED"))
+    evaluation = outputs.latest_evaluation([component])
+    overall = results.overall_metrics(evaluation.evaluation_uri)
     return (
         f"test-split BLEU {overall.get('bleu', float('nan')):.2f} on "
         f"{int(overall.get('example_count', 0)):,} sentences, "
-        + ("blessed" if blessed else "not blessed")
+        + ("blessed" if evaluation.blessed else "not blessed")
     )
 
 
@@ -81,7 +79,7 @@ def verdict(config: PipelineConfig) -> list[str]:
     latest = outputs.latest_evaluation(run)
     if latest is None:
         return []
-    overall = results.candidate_metrics(latest.evaluation_uri).get(results.OVERALL, {})
+    overall = results.overall_metrics(latest.evaluation_uri)
     lines = [
         f"Test-split BLEU {overall.get('bleu', float('nan')):.2f} (floor {config.bleu_floor}): "
         + ("model blessed and pushed" if latest.blessed else "model NOT blessed, not pushed")
