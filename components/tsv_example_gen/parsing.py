@@ -74,11 +74,12 @@ def is_skipped_name(path: str) -> bool:
 def is_header_line(raw: bytes) -> bool:
     """True for a column-name line such as `English<TAB>Spanish<TAB>Attribution`.
 
-    Only a file's first line is checked (by the reader): its first column is "English"
-    ("eng", "en", any case) and its second a single word of letters, e.g. "Spanish".
+    Only a file's first line is checked (by the reader, after `iter_raw_lines` dropped any
+    byte-order mark): its first column is "English" ("eng", "en", any case) and its second
+    a single word of letters, e.g. "Spanish".
     """
     try:
-        columns = raw.removeprefix(UTF8_BOM).decode("utf-8").split("\t")
+        columns = raw.decode("utf-8").split("\t")
     except UnicodeDecodeError:
         return False
     return (
