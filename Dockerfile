@@ -3,6 +3,8 @@
 #   docker build -t REGISTRY/nmt-tfx:0.1.0 . && docker push REGISTRY/nmt-tfx:0.1.0
 FROM tensorflow/tfx:1.16.0
 
+# The steps' entry points are TFX's own, which load TensorFlow before any project code:
+# the one place outside pipeline/__init__.py that sets tf-keras (Keras 2) for TFT and TFMA.
 ENV TF_USE_LEGACY_KERAS=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -19,4 +21,4 @@ COPY data data
 
 # The same resolved versions as a local install, on top of the TFX image.
 RUN pip install -c requirements/constraints.txt '.[kfp]' \
-    && python -c "import components.tsv_example_gen, modules.trainer, pipeline.pipeline"
+    && python -c "import components.tsv_example_gen, modules.trainer, pipeline.definition"

@@ -25,7 +25,7 @@ def run_once(data: str, output_root: str, mode: str, workers: int) -> dict:
     beam_args = [f"--direct_running_mode={mode}"]
     if mode != "in_memory":
         beam_args.append(f"--direct_num_workers={workers}")
-    config = PipelineConfig(
+    config = PipelineConfig.with_fields(
         data_root=data, output_root=output_root, beam_pipeline_args=tuple(beam_args)
     )
     print(f"Running ExampleGen..Transform with {' '.join(beam_args)}", flush=True)

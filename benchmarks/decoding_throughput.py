@@ -25,10 +25,12 @@ def test_sources(examples_uri: str, count: int) -> list[bytes]:
     """`count` source sentences of the test split (repeated if the split is smaller)."""
     import tensorflow as tf
 
+    from modules import signatures
+
     files = sorted(glob.glob(os.path.join(examples_uri, "Split-test", "*")))
-    spec = {"source": tf.io.FixedLenFeature([], tf.string)}
+    spec = {signatures.SOURCE_FEATURE: tf.io.FixedLenFeature([], tf.string)}
     records = tf.data.TFRecordDataset(files, compression_type="GZIP").repeat().take(count)
-    return [tf.io.parse_single_example(r, spec)["source"].numpy() for r in records]
+    return [tf.io.parse_single_example(r, spec)[signatures.SOURCE_FEATURE].numpy() for r in records]
 
 
 def keras_model_with_saved_weights(config, tft_output, saved_model_dir: str):
@@ -41,7 +43,7 @@ def keras_model_with_saved_weights(config, tft_output, saved_model_dir: str):
         tft_output.vocabulary_size_by_name(name)
         for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
     ]
-    model = trainer.build_model(config, *vocab_sizes)
+    model = trainer.build_model(config.model, config.training, *vocab_sizes)
     ids = tf.ones([1, 2], tf.int64)
     model({"source_ids": ids, "target_in": ids}, training=False)
     variables = os.path.join(saved_model_dir, "variables", "variables")
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     import tensorflow_transform as tft
 
     from benchmarks.tutorial_model import eager_greedy_translate
-    from modules import export, text
+    from modules import export, signatures, text
     from pipeline import cli, outputs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -98,13 +100,16 @@ def main(argv: list[str] | None = None) -> None:
             return logits, (encoder_outputs, mask, state)
 
         return eager_greedy_translate(
-            step, encode, source_ids, config.max_target_tokens, text.END_ID
+            step, encode, source_ids, config.transform.max_target_tokens, text.END_ID
         )
+
+    def saved_model(signature):
+        return lambda batch: saved.signatures[signature](tf.constant(batch))
 
     contenders = {
         "tutorial eager loop (greedy)": eager_loop,
-        "SavedModel greedy": lambda batch: saved.signatures["greedy"](tf.constant(batch)),
-        "SavedModel beam 4": lambda batch: saved.signatures["beam_search"](tf.constant(batch)),
+        "SavedModel greedy": saved_model(signatures.GREEDY),
+        "SavedModel beam 4": saved_model(signatures.BEAM_SEARCH),
     }
     rows = []
     for batch_size in (1, 64):

@@ -12,7 +12,6 @@ time and the Evaluator's BLEU from ML Metadata. Example (a 3-epoch budget):
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 from benchmarks import common
@@ -29,7 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = cli.config_from_args(args)
 
-    print(f"Running the whole pipeline on {config.data_root} into {config.output_root}")
+    print(
+        f"Running the whole pipeline on {config.data.data_root} into {config.runtime.output_root}"
+    )
     start = time.perf_counter()
     local_runner.run(config)
     wall = time.perf_counter() - start
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     common.print_table("Pipeline wall time by component", rows)
     quality = {"test_bleu": overall["bleu"], "blessed": evaluation.blessed}
     print(f"\nTest-split BLEU {overall['bleu']:.2f}; blessed: {evaluation.blessed}")
-    settings = {"config": dataclasses.asdict(config), **quality}
+    settings = {"config": config.to_dict(), **quality}
     common.write_results(args.name, settings, rows, args.out)
 
 

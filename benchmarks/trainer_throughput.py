@@ -129,10 +129,12 @@ def tutorial_step(e: int, u: int, v: int):
 
 def project_step(e: int, u: int, v: int, precision: str):
     from modules import trainer
-    from pipeline.config import PipelineConfig
+    from modules.model.config import ModelConfig
+    from modules.training_config import TrainingConfig
 
-    config = PipelineConfig(embedding_dim=e, units=u, vocab_size=v, precision=precision)
-    model = trainer.build_model(config, v, v)
+    model = trainer.build_model(
+        ModelConfig(embedding_dim=e, units=u), TrainingConfig(precision=precision), v, v
+    )
 
     def step(source, target):
         inputs = {"source_ids": source, "target_in": target[:, :-1]}

@@ -1,20 +1,23 @@
 """Search over the decoder: greedy, sampling and beam search share one `tf.while_loop`.
 
-A strategy only chooses the next tokens from log-probabilities; `decode` owns the loop:
-it steps the decoder, reorders states and histories by each hypothesis' parent, marks
-hypotheses that emitted `[END]` or reached their length limit as finished, and stops as
-soon as all are finished. Hypotheses are laid out `[batch, width]` (width 1 for greedy and
-sampling); the decoder sees them flattened to `n = batch * width` rows.
+A search method (`Greedy`, `Sampling`, `BeamSearch`) only chooses the next tokens from
+log-probabilities; `decode` owns the loop: it steps the decoder, reorders states and
+histories by each hypothesis' parent, marks hypotheses that emitted `[END]` or reached
+their length limit as finished, and stops as soon as all are finished. Hypotheses are
+laid out `[batch, width]` (width 1 for greedy and sampling); the decoder sees them
+flattened to `n = batch * width` rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import NamedTuple
 
 import tensorflow as tf
 
 from modules import text
+from modules.decoding_config import SEARCHES, DecodingConfig
 
 NEG_INF = -1e9
 # Special tokens a live hypothesis may never emit ([END] is how it finishes).
@@ -81,7 +84,19 @@ class BeamSearch:
         return scores / self._penalty(lengths)
 
 
-Strategy = Greedy | Sampling | BeamSearch
+# A search method; named so, not "strategy", to keep it apart from tf.distribute.Strategy.
+Search = Greedy | Sampling | BeamSearch
+
+
+def search_from_config(config: DecodingConfig, name: str) -> Search:
+    """The search called `name` (one of decoding_config.SEARCHES) with `config`'s settings."""
+    if name == "beam":
+        return BeamSearch(config.beam_width, config.length_penalty)
+    if name == "sampling":
+        return Sampling(temperature=config.temperature)
+    if name == "greedy":
+        return Greedy()
+    raise ValueError(f"search {name!r} is not one of {SEARCHES}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,27 +134,53 @@ def _restrict_special_tokens(log_probs, finished):
 StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, list], tuple[tf.Tensor, tf.Tensor, list]]
 
 
+class _LoopState(NamedTuple):
+    """What one search step reads and writes; n = batch * width rows where flat."""
+
+    step: tf.Tensor  # int32 [], tokens emitted so far
+    tokens: tf.Tensor  # int32 [n], the last token of each hypothesis
+    decoder_state: list  # the decoder's recurrent state, each [n, units]
+    scores: tf.Tensor  # float32 [batch, width], summed log-probabilities
+    finished: tf.Tensor  # bool [batch, width]
+    lengths: tf.Tensor  # int32 [batch, width], tokens up to and including [END]
+    sequences: tf.Tensor  # int32 [batch, width, step]
+    attention: tf.Tensor  # float32 [batch, width, step, src_len]
+
+    def shape_invariants(self, width: int) -> _LoopState:
+        """The shapes that may change from step to step left unknown."""
+        return _LoopState(
+            step=tf.TensorShape([]),
+            tokens=tf.TensorShape([None]),
+            decoder_state=[tf.TensorShape([None, s.shape[-1]]) for s in self.decoder_state],
+            scores=tf.TensorShape([None, width]),
+            finished=tf.TensorShape([None, width]),
+            lengths=tf.TensorShape([None, width]),
+            sequences=tf.TensorShape([None, width, None]),
+            attention=tf.TensorShape([None, width, None, None]),
+        )
+
+
 def decode(
     step_fn: StepFn,
     encoder_outputs: tf.Tensor,
     source_mask: tf.Tensor,
-    state: list,
+    decoder_state: list,
     max_lengths: tf.Tensor,
-    strategy: Strategy,
+    search: Search,
 ) -> Hypotheses:
-    """Runs `strategy` from `[START]` until every hypothesis is finished.
+    """Runs `search` from `[START]` until every hypothesis is finished.
 
     step_fn(token_ids [n], encoder_outputs [n, src_len, units], source_mask [n, src_len],
-    state) -> (logits [n, vocab], attention [n, src_len], state).
-    encoder_outputs [batch, src_len, units], source_mask [batch, src_len], state: list of
-    [batch, units]; max_lengths [batch] int32 bounds each sentence's output.
+    decoder_state) -> (logits [n, vocab], attention [n, src_len], decoder_state).
+    encoder_outputs [batch, src_len, units], source_mask [batch, src_len], decoder_state:
+    list of [batch, units]; max_lengths [batch] int32 bounds each sentence's output.
     """
-    width = strategy.width
+    width = search.width
     batch = tf.shape(encoder_outputs)[0]
     src_len = tf.shape(encoder_outputs)[1]
     encoder_outputs = tile_hypotheses(encoder_outputs, width)
     source_mask = tile_hypotheses(source_mask, width)
-    state = [tile_hypotheses(s, width) for s in state]
+    max_lengths = tf.cast(max_lengths, tf.int32)
 
     def unflatten(tensor):
         return tf.reshape(tensor, tf.concat([[batch, width], tf.shape(tensor)[1:]], axis=0))
@@ -147,56 +188,61 @@ def decode(
     def flatten(tensor):
         return tf.reshape(tensor, tf.concat([[batch * width], tf.shape(tensor)[2:]], axis=0))
 
-    # Only the first hypothesis is live at the start, so beams do not all pick one token.
-    initial_scores = tf.tile(
-        tf.concat([[0.0], tf.fill([width - 1], NEG_INF)], axis=0)[tf.newaxis], [batch, 1]
-    )
-    max_lengths = tf.cast(max_lengths, tf.int32)
+    def not_done(state: _LoopState):
+        return tf.logical_and(
+            state.step < tf.reduce_max(max_lengths), ~tf.reduce_all(state.finished)
+        )
 
-    def not_done(step, tokens, state, scores, finished, lengths, sequences, attention):
-        return tf.logical_and(step < tf.reduce_max(max_lengths), ~tf.reduce_all(finished))
-
-    def body(step, tokens, state, scores, finished, lengths, sequences, attention):
-        logits, weights, state = step_fn(tokens, encoder_outputs, source_mask, state)
+    def body(state: _LoopState) -> tuple[_LoopState]:
+        logits, weights, decoder_state = step_fn(
+            state.tokens, encoder_outputs, source_mask, state.decoder_state
+        )
         log_probs = unflatten(tf.nn.log_softmax(tf.cast(logits, tf.float32)))
-        log_probs = _restrict_special_tokens(log_probs, finished)
-        new_tokens, parents, scores = strategy.select(log_probs, scores, lengths, finished)
-        finished, lengths = _reorder(finished, parents), _reorder(lengths, parents)
-        state = [flatten(_reorder(unflatten(s), parents)) for s in state]
-        sequences = tf.concat([_reorder(sequences, parents), new_tokens[..., None]], axis=2)
+        log_probs = _restrict_special_tokens(log_probs, state.finished)
+        new_tokens, parents, scores = search.select(
+            log_probs, state.scores, state.lengths, state.finished
+        )
+        finished = _reorder(state.finished, parents)
+        lengths = _reorder(state.lengths, parents) + tf.cast(~finished, tf.int32)
         step_weights = _reorder(unflatten(tf.cast(weights, tf.float32)), parents)
-        attention = tf.concat([_reorder(attention, parents), step_weights[:, :, None]], axis=2)
-        lengths += tf.cast(~finished, tf.int32)
-        finished = finished | (new_tokens == text.END_ID) | (step + 1 >= max_lengths[:, tf.newaxis])
-        return step + 1, flatten(new_tokens), state, scores, finished, lengths, sequences, attention
+        next_state = _LoopState(
+            step=state.step + 1,
+            tokens=flatten(new_tokens),
+            decoder_state=[flatten(_reorder(unflatten(s), parents)) for s in decoder_state],
+            scores=scores,
+            finished=finished
+            | (new_tokens == text.END_ID)
+            | (state.step + 1 >= max_lengths[:, tf.newaxis]),
+            lengths=lengths,
+            sequences=tf.concat(
+                [_reorder(state.sequences, parents), new_tokens[..., None]], axis=2
+            ),
+            attention=tf.concat(
+                [_reorder(state.attention, parents), step_weights[:, :, None]], axis=2
+            ),
+        )
+        return (next_state,)  # while_loop's variables: a 1-tuple of the named state
 
-    loop_vars = (
-        tf.constant(0),
-        tf.fill([batch * width], tf.constant(text.START_ID, tf.int32)),
-        state,
-        initial_scores,
-        tf.zeros([batch, width], tf.bool),
-        tf.zeros([batch, width], tf.int32),
-        tf.zeros([batch, width, 0], tf.int32),
-        tf.zeros([batch, width, 0, src_len], tf.float32),
+    initial = _LoopState(
+        step=tf.constant(0),
+        tokens=tf.fill([batch * width], tf.constant(text.START_ID, tf.int32)),
+        decoder_state=[tile_hypotheses(s, width) for s in decoder_state],
+        # Only the first hypothesis is live at the start, so beams do not all pick one token.
+        scores=tf.tile(
+            tf.concat([[0.0], tf.fill([width - 1], NEG_INF)], axis=0)[tf.newaxis], [batch, 1]
+        ),
+        finished=tf.zeros([batch, width], tf.bool),
+        lengths=tf.zeros([batch, width], tf.int32),
+        sequences=tf.zeros([batch, width, 0], tf.int32),
+        attention=tf.zeros([batch, width, 0, src_len], tf.float32),
     )
-    invariants = (
-        tf.TensorShape([]),
-        tf.TensorShape([None]),
-        [tf.TensorShape([None, s.shape[-1]]) for s in state],
-        tf.TensorShape([None, width]),
-        tf.TensorShape([None, width]),
-        tf.TensorShape([None, width]),
-        tf.TensorShape([None, width, None]),
-        tf.TensorShape([None, width, None, None]),
+    (final,) = tf.while_loop(
+        not_done, body, (initial,), shape_invariants=(initial.shape_invariants(width),)
     )
-    _, _, _, scores, _, lengths, sequences, attention = tf.while_loop(
-        not_done, body, loop_vars, shape_invariants=invariants
-    )
-    best = tf.argmax(strategy.rank(scores, lengths), axis=1, output_type=tf.int32)
+    best = tf.argmax(search.rank(final.scores, final.lengths), axis=1, output_type=tf.int32)
     return Hypotheses(
-        token_ids=tf.gather(sequences, best, batch_dims=1),
-        lengths=tf.gather(lengths, best, batch_dims=1),
-        attention=tf.gather(attention, best, batch_dims=1),
-        scores=tf.gather(scores, best, batch_dims=1),
+        token_ids=tf.gather(final.sequences, best, batch_dims=1),
+        lengths=tf.gather(final.lengths, best, batch_dims=1),
+        attention=tf.gather(final.attention, best, batch_dims=1),
+        scores=tf.gather(final.scores, best, batch_dims=1),
     )

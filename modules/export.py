@@ -1,15 +1,8 @@
 """The exported SavedModel: raw strings in, translations out, nothing but TF + TF Text.
 
-Signatures:
-  serving_default  sentences string[batch] -> {"translation": string[batch]} (configured search)
-  greedy, beam_search                      -> the same with that search
-  attention  sentences -> translation, source_tokens [batch, src_len],
-             output_tokens [batch, steps], attention [batch, steps, src_len],
-             truncated bool[batch] (the source had more than max_source_tokens words,
-             and only the first max_source_tokens were translated)
-  evaluate   serialized raw tf.Examples [batch] -> translation, reference, loss (mean
-             cross-entropy per target token), target_tokens [batch]; search: eval_decoding
-  slice_features  serialized raw tf.Examples [batch] -> source_length_bucket [batch]
+The signatures and their keys are the contract in `modules/signatures.py`: translation
+by the configured search (`serving_default`) or a named one, the attention behind it,
+and, for the Evaluator, translation and loss of raw tf.Examples and their slice features.
 The Transform graph (standardisation + vocabulary) runs inside every signature. A sentence
 with no word left after standardisation (empty, blank, or only characters the tokenizer
 drops) translates to "".
@@ -20,15 +13,16 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import decoding, text, transform
+from modules import decoding, signatures, text, transform
+from modules.decoding_config import DecodingConfig
 from modules.model.seq2seq import Seq2Seq, masked_token_losses
-from pipeline.config import PipelineConfig
+from modules.transform_config import TransformConfig
 
 # Each sentence's output is at most `ratio * source words + offset` tokens long.
 MAX_OUTPUT_RATIO = 2
 MAX_OUTPUT_OFFSET = 5
-_SENTENCES = tf.TensorSpec([None], tf.string, name="sentences")
-_EXAMPLES = tf.TensorSpec([None], tf.string, name="examples")
+_SENTENCES = tf.TensorSpec([None], tf.string, name=signatures.SENTENCES)
+_EXAMPLES = tf.TensorSpec([None], tf.string, name=signatures.EXAMPLES)
 # Upper bounds (in source words) of the evaluation slices; longer sources go to the last.
 SOURCE_LENGTH_BUCKETS = (5, 10, 20)
 
@@ -59,22 +53,21 @@ def padded_ids(ids: tf.RaggedTensor) -> tf.Tensor:
 def source_ids(tft_layer, sentences: tf.Tensor) -> tf.Tensor:
     """string [batch] -> int64 [batch, src_len] word ids, 0-padded, by the Transform graph's
     `tft_layer` (TFTransformOutput.transform_features_layer())."""
-    features = tft_layer({"source": tf.reshape(sentences, [-1, 1])})
+    features = tft_layer({signatures.SOURCE_FEATURE: tf.reshape(sentences, [-1, 1])})
     return padded_ids(features["source_ids"])
 
 
-def strategy_from_config(config: PipelineConfig, decoding_name: str) -> decoding.Strategy:
-    if decoding_name == "beam":
-        return decoding.BeamSearch(config.beam_width, config.length_penalty)
-    if decoding_name == "sampling":
-        return decoding.Sampling(temperature=config.temperature)
-    return decoding.Greedy()
-
-
 class Translator(tf.Module):
-    """Wraps the trained model, the Transform graph and the target vocabulary."""
+    """Wraps the trained model, the Transform graph and the target vocabulary;
+    `text_config` says how Transform cut sentences, `decoding_config` how to search."""
 
-    def __init__(self, model: Seq2Seq, tft_output: tft.TFTransformOutput, config: PipelineConfig):
+    def __init__(
+        self,
+        model: Seq2Seq,
+        tft_output: tft.TFTransformOutput,
+        text_config: TransformConfig,
+        decoding_config: DecodingConfig,
+    ):
         super().__init__()
         self.model = model
         self.tft_layer = tft_output.transform_features_layer()
@@ -90,19 +83,24 @@ class Translator(tf.Module):
             ),
             default_value=text.UNKNOWN_TOKEN,
         )
-        self._config = config
+        self._text_config = text_config
+        self._decoding_config = decoding_config
+
+    def _search(self, name: str) -> decoding.Search:
+        return decoding.search_from_config(self._decoding_config, name)
 
     def source_ids(self, sentences):
         return source_ids(self.tft_layer, sentences)
 
-    def search(self, source_ids, strategy: decoding.Strategy) -> decoding.Hypotheses:
+    def search(self, source_ids, search: decoding.Search) -> decoding.Hypotheses:
         encoder_outputs, source_mask, state = self.model.encode(source_ids, training=False)
         source_lengths = tf.reduce_sum(tf.cast(source_mask, tf.int32), axis=1)
         max_lengths = tf.minimum(
-            MAX_OUTPUT_RATIO * source_lengths + MAX_OUTPUT_OFFSET, self._config.max_target_tokens
+            MAX_OUTPUT_RATIO * source_lengths + MAX_OUTPUT_OFFSET,
+            self._text_config.max_target_tokens,
         )
         return decoding.decode(
-            self.model.decoder.step, encoder_outputs, source_mask, state, max_lengths, strategy
+            self.model.decoder.step, encoder_outputs, source_mask, state, max_lengths, search
         )
 
     def output_words(self, hypotheses: decoding.Hypotheses) -> tf.RaggedTensor:
@@ -116,45 +114,58 @@ class Translator(tf.Module):
         has_words = tf.reduce_any(source_ids != text.PAD_ID, axis=1)
         return tf.where(has_words, text.detokenise(self.output_words(hypotheses)), "")
 
-    def translate(self, sentences, strategy: decoding.Strategy):
+    def translate(self, sentences, search: decoding.Search):
         source_ids = self.source_ids(sentences)
-        hypotheses = self.search(source_ids, strategy)
+        hypotheses = self.search(source_ids, search)
         return self.translations(source_ids, hypotheses), hypotheses
 
-    def signatures(self) -> dict:
-        config = self._config
+    # ------------------------------------------------------------------ signatures
+    def serving_signatures(self) -> dict:
+        """What clients call: translations by each search, and the attention behind them."""
+        default_search = self._search(self._decoding_config.decoding)
+        max_source_tokens = self._text_config.max_source_tokens
+        keep_accents = self._text_config.keep_accents
 
-        def translation_signature(strategy):
+        def translation_signature(search):
             @tf.function(input_signature=[_SENTENCES])
             def translate(sentences):
-                translation, _ = self.translate(sentences, strategy)
-                return {"translation": translation}
+                translation, _ = self.translate(sentences, search)
+                return {signatures.TRANSLATION: translation}
 
             return translate
 
-        default_strategy = strategy_from_config(config, config.decoding)
-
         @tf.function(input_signature=[_SENTENCES])
         def attention(sentences):
-            translation, hypotheses = self.translate(sentences, default_strategy)
-            words = tf.strings.split(text.standardise(sentences, config.keep_accents))
-            source_tokens = words[:, : config.max_source_tokens]
+            translation, hypotheses = self.translate(sentences, default_search)
+            words = tf.strings.split(text.standardise(sentences, keep_accents))
             steps = tf.reduce_max(tf.concat([hypotheses.lengths, [0]], axis=0))
             ids = tf.cast(hypotheses.token_ids[:, :steps], tf.int64)
             return {
-                "translation": translation,
-                "source_tokens": source_tokens.to_tensor(default_value=""),
-                "output_tokens": self.target_words.lookup(ids),
-                "attention": hypotheses.attention[:, :steps],
-                "truncated": words.row_lengths() > config.max_source_tokens,
+                signatures.TRANSLATION: translation,
+                signatures.SOURCE_TOKENS: words[:, :max_source_tokens].to_tensor(default_value=""),
+                signatures.OUTPUT_TOKENS: self.target_words.lookup(ids),
+                signatures.ATTENTION_WEIGHTS: hypotheses.attention[:, :steps],
+                signatures.TRUNCATED: words.row_lengths() > max_source_tokens,
             }
 
-        eval_strategy = strategy_from_config(config, config.eval_decoding)
+        return {
+            signatures.SERVING_DEFAULT: translation_signature(default_search),
+            **{
+                signature: translation_signature(self._search(name))
+                for name, signature in signatures.SEARCH_SIGNATURES.items()
+            },
+            signatures.ATTENTION: attention,
+        }
+
+    def evaluation_signatures(self) -> dict:
+        """What the Evaluator calls on raw tf.Examples: translations, loss, slice features."""
+        eval_search = self._search(self._decoding_config.eval_decoding)
+        source, target = signatures.SOURCE_FEATURE, signatures.TARGET_FEATURE
 
         @tf.function(input_signature=[_EXAMPLES])
         def evaluate(examples):
             raw = tf.io.parse_example(examples, self._raw_feature_spec)
-            features = self.tft_layer({"source": raw["source"], "target": raw["target"]})
+            features = self.tft_layer({source: raw[source], target: raw[target]})
             source_ids = padded_ids(features["source_ids"])
             target_ids = features["target_ids"].to_tensor(default_value=text.PAD_ID)
             logits = self.model(
@@ -162,30 +173,34 @@ class Translator(tf.Module):
             )
             losses, mask = masked_token_losses(target_ids[:, 1:], logits)
             target_tokens = tf.reduce_sum(mask, axis=1)
-            hypotheses = self.search(source_ids, eval_strategy)
+            hypotheses = self.search(source_ids, eval_search)
             return {
-                "translation": self.translations(source_ids, hypotheses),
-                "reference": tf.reshape(raw["target"], [-1]),
-                "loss": tf.reduce_sum(losses, axis=1) / target_tokens,
-                "target_tokens": target_tokens,
+                signatures.TRANSLATION: self.translations(source_ids, hypotheses),
+                signatures.REFERENCE: tf.reshape(raw[target], [-1]),
+                signatures.LOSS: tf.reduce_sum(losses, axis=1) / target_tokens,
+                signatures.TARGET_TOKENS: target_tokens,
             }
 
         @tf.function(input_signature=[_EXAMPLES])
         def slice_features(examples):
-            raw = tf.io.parse_example(examples, {"source": self._raw_feature_spec["source"]})
-            return {"source_length_bucket": source_length_bucket(tf.reshape(raw["source"], [-1]))}
+            raw = tf.io.parse_example(examples, {source: self._raw_feature_spec[source]})
+            buckets = source_length_bucket(tf.reshape(raw[source], [-1]))
+            return {signatures.SOURCE_LENGTH_BUCKET: buckets}
 
-        return {
-            "serving_default": translation_signature(default_strategy),
-            "greedy": translation_signature(strategy_from_config(config, "greedy")),
-            "beam_search": translation_signature(strategy_from_config(config, "beam")),
-            "attention": attention,
-            "evaluate": evaluate,
-            "slice_features": slice_features,
-        }
+        return {signatures.EVALUATE: evaluate, signatures.SLICE_FEATURES: slice_features}
 
 
-def save(model: Seq2Seq, tft_output, config: PipelineConfig, export_dir: str) -> None:
+def save(
+    model: Seq2Seq,
+    tft_output: tft.TFTransformOutput,
+    text_config: TransformConfig,
+    decoding_config: DecodingConfig,
+    export_dir: str,
+) -> None:
     """Writes the string-in/string-out SavedModel to `export_dir`."""
-    translator = Translator(model, tft_output, config)
-    tf.saved_model.save(translator, export_dir, signatures=translator.signatures())
+    translator = Translator(model, tft_output, text_config, decoding_config)
+    tf.saved_model.save(
+        translator,
+        export_dir,
+        signatures={**translator.serving_signatures(), **translator.evaluation_signatures()},
+    )

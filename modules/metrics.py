@@ -21,12 +21,11 @@ import sacrebleu
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
+from modules import signatures
+
 BLEU = "bleu"
 LOSS = "token_loss"
 PERPLEXITY = "perplexity"
-TRANSLATION_OUTPUT = "translation"
-LOSS_OUTPUT = "loss"
-TOKENS_OUTPUT = "target_tokens"
 
 
 def _strings(values) -> list[str]:
@@ -57,7 +56,7 @@ class _BleuCombiner(beam.CombineFn):
 
     def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
         hypotheses, references = accumulator
-        hypotheses += _strings(element.get_predictions(self._model_name, TRANSLATION_OUTPUT))
+        hypotheses += _strings(element.get_predictions(self._model_name, signatures.TRANSLATION))
         references += _strings(element.get_labels(self._model_name))
         if len(hypotheses) != len(references):
             raise ValueError(
@@ -116,8 +115,9 @@ class _TokenLossCombiner(beam.CombineFn):
         return _LossAccumulator()
 
     def add_input(self, accumulator, element):
-        losses = np.asarray(element.get_predictions(self._model_name, LOSS_OUTPUT), float)
-        tokens = np.asarray(element.get_predictions(self._model_name, TOKENS_OUTPUT), float)
+        predictions = element.get_predictions
+        losses = np.asarray(predictions(self._model_name, signatures.LOSS), float)
+        tokens = np.asarray(predictions(self._model_name, signatures.TARGET_TOKENS), float)
         accumulator.loss_sum += float(np.sum(losses.reshape(-1) * tokens.reshape(-1)))
         accumulator.tokens += float(np.sum(tokens))
         return accumulator

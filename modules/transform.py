@@ -11,13 +11,14 @@ words map to id 1.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import text
+from modules import signatures, text
+from modules.transform_config import TransformConfig
 
 SOURCE_VOCABULARY = "source_vocab"
 TARGET_VOCABULARY = "target_vocab"
-# The PipelineConfig fields preprocessing_fn reads: the pipeline passes only these, so that
-# changing, say, the model size reuses the cached Transform output.
-CONFIG_FIELDS = ("vocab_size", "max_source_tokens", "max_target_tokens", "keep_accents")
+# preprocessing_fn's `custom_config` holds only a TransformConfig under this key (and the
+# code fingerprint), so that changing, say, the model size reuses the cached output.
+CUSTOM_CONFIG_KEY = "transform"
 
 
 def _as_vector(feature: tf.Tensor) -> tf.Tensor:
@@ -38,22 +39,21 @@ def _word_ids(tokens: tf.RaggedTensor, vocab_size: int, vocabulary: str) -> tf.R
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     """Maps raw `source`/`target` strings to word ids; see the module docstring.
 
-    custom_config: the `CONFIG_FIELDS` of the pipeline's PipelineConfig (and the code
+    custom_config: a TransformConfig's fields under `CUSTOM_CONFIG_KEY` (and the code
     fingerprint, which is only there for TFX's cache key).
     """
-    vocab_size = custom_config["vocab_size"]
-    keep_accents = custom_config["keep_accents"]
-    source_text = _as_vector(inputs["source"])
-    target_text = _as_vector(inputs["target"])
+    config = TransformConfig.from_dict(custom_config[CUSTOM_CONFIG_KEY])
+    source_text = _as_vector(inputs[signatures.SOURCE_FEATURE])
+    target_text = _as_vector(inputs[signatures.TARGET_FEATURE])
     source_tokens = text.tokenise(
-        source_text, custom_config["max_source_tokens"], keep_accents=keep_accents
+        source_text, config.max_source_tokens, keep_accents=config.keep_accents
     )
     target_tokens = text.tokenise(
-        target_text, custom_config["max_target_tokens"] - 2, keep_accents=keep_accents
+        target_text, config.max_target_tokens - 2, keep_accents=config.keep_accents
     )
-    target_word_ids = _word_ids(target_tokens, vocab_size, TARGET_VOCABULARY)
+    target_word_ids = _word_ids(target_tokens, config.vocab_size, TARGET_VOCABULARY)
     return {
-        "source_ids": _word_ids(source_tokens, vocab_size, SOURCE_VOCABULARY),
+        "source_ids": _word_ids(source_tokens, config.vocab_size, SOURCE_VOCABULARY),
         "target_ids": text.add_sentence_markers(target_word_ids),
         "source_text": source_text,
         "target_text": target_text,

@@ -1,30 +1,27 @@
 """The `nmt-pipeline` console script (also `python -m pipeline.cli`).
 
-Every field of `PipelineConfig` is a flag (`--vocab-size 8000`, `--split-buckets 8,1,1`,
-`--beam-pipeline-args="--direct_num_workers=2 --direct_running_mode=multi_processing"`),
-so the command line and the config can never disagree. `--config FILE` reads field values
-from a JSON file first; flags given as well override them.
+Every field of every `PipelineConfig` section is a flag (`--vocab-size 8000`,
+`--split-buckets 8,1,1`, `--beam-pipeline-args="--direct_num_workers=2
+--direct_running_mode=multi_processing"`), so the command line and the config can never
+disagree. `--config FILE` reads a JSON config first; flags given as well override it.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import io
 import os
+import shlex
+import signal
+import sys
+import textwrap
+import traceback
+import warnings
+from collections.abc import Callable
 
-# The process environment, before anything imports TensorFlow: tf-keras (Keras 2) for TFT
-# and TFMA. TensorFlow's C++ log level is set per command in main().
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import io  # noqa: E402
-import shlex  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-import traceback  # noqa: E402
-import warnings  # noqa: E402
-
-from pipeline.config import CHOICES, ConfigError, PipelineConfig, read_config_file  # noqa: E402
+from modules import signatures
+from pipeline.config import FIELD_SECTIONS, SECTIONS, ConfigError, PipelineConfig
 
 # Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_EXIT = 130
@@ -39,27 +36,29 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _flag_parser(default):
-    """A parser for a flag whose default is `default` (its type decides the syntax)."""
+@dataclasses.dataclass(frozen=True)
+class _Syntax:
+    """How a flag's value is written: `parse` reads it, `show` writes a value back."""
+
+    metavar: str
+    parse: Callable[[str], object]
+    show: Callable[[object], str]
+
+
+def _syntax(default) -> _Syntax:
+    """The syntax of a flag whose default is `default` (its type decides): "true"/"false"
+    for booleans, "8,1,1" for integer tuples, one shell-quoted string for other tuples."""
     if isinstance(default, bool):
-        return _parse_bool
+        return _Syntax("true|false", _parse_bool, lambda value: str(value).lower())
     if isinstance(default, tuple) and default and isinstance(default[0], int):
-        return lambda text: tuple(int(item) for item in text.split(",") if item)
+        return _Syntax(
+            ",".join("N" * len(default)),
+            lambda text: tuple(int(item) for item in text.split(",") if item),
+            lambda value: ",".join(map(str, value)),
+        )
     if isinstance(default, tuple):
-        return lambda text: tuple(shlex.split(text))
-    return type(default)
-
-
-def flag_value(value) -> str:
-    """A config value as its flag takes it: "8,1,1" for int tuples, one shell-quoted string
-    of words for other tuples, "true"/"false" for booleans."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, tuple | list) and value and isinstance(value[0], int):
-        return ",".join(map(str, value))
-    if isinstance(value, tuple | list):
-        return shlex.join(value)
-    return str(value)
+        return _Syntax("'ARGS'", lambda text: tuple(shlex.split(text)), shlex.join)
+    return _Syntax(type(default).__name__.upper(), type(default), str)
 
 
 def flag_name(field_name: str) -> str:
@@ -69,31 +68,21 @@ def flag_name(field_name: str) -> str:
 def config_flags(config: PipelineConfig) -> list[str]:
     """Command-line arguments that give `config`: one `--flag=value` for every field that
     differs from its default."""
-    defaults = PipelineConfig()
+    defaults = PipelineConfig().field_values()
     return [
-        f"{flag_name(field.name)}={flag_value(getattr(config, field.name))}"
-        for field in dataclasses.fields(config)
-        if getattr(config, field.name) != getattr(defaults, field.name)
+        f"{flag_name(name)}={_syntax(defaults[name]).show(value)}"
+        for name, value in config.field_values().items()
+        if value != defaults[name]
     ]
 
 
 def _help(field: dataclasses.Field, default) -> str:
     """The field's description, its allowed values, and its default as it can be typed."""
     text = field.metadata["help"]
-    if field.name in CHOICES:
-        text += f"; one of {', '.join(CHOICES[field.name])}"
-    shown = shlex.quote(f"{flag_name(field.name)}={flag_value(default)}")
+    if field.metadata["choices"]:
+        text += f"; one of {', '.join(field.metadata['choices'])}"
+    shown = shlex.quote(f"{flag_name(field.name)}={_syntax(field.default).show(default)}")
     return f"{text} (default: {shown})".replace("%", "%%")
-
-
-def _metavar(default) -> str:
-    if isinstance(default, bool):
-        return "true|false"
-    if isinstance(default, tuple) and default and isinstance(default[0], int):
-        return ",".join("N" * len(default))
-    if isinstance(default, tuple):
-        return "'ARGS'"
-    return type(default).__name__.upper()
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -104,37 +93,41 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def add_config_flags(parser: argparse.ArgumentParser, defaults: dict) -> None:
-    """A flag for every PipelineConfig field; `defaults` overrides the field defaults."""
-    group = parser.add_argument_group("pipeline configuration")
-    for field in dataclasses.fields(PipelineConfig):
-        default = defaults.get(field.name, field.default)
-        group.add_argument(
-            flag_name(field.name),
-            dest=field.name,
-            type=_flag_parser(field.default),
-            default=default,
-            metavar=_metavar(field.default),
-            help=_help(field, default),
-        )
+    """A flag for every config field, grouped by section; `defaults` (by field name)
+    overrides the field defaults."""
+    for section, settings_class in SECTIONS.items():
+        group = parser.add_argument_group(f"{section} settings")
+        for field in dataclasses.fields(settings_class):
+            default = defaults.get(field.name, field.default)
+            syntax = _syntax(field.default)
+            group.add_argument(
+                flag_name(field.name),
+                dest=field.name,
+                type=syntax.parse,
+                default=default,
+                metavar=syntax.metavar,
+                help=_help(field, default),
+            )
 
 
 def _add_config_file_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", metavar="FILE", help="JSON file of config field values (flags override)"
+        "--config",
+        metavar="FILE",
+        help='JSON config file, {"section": {"field": value}} (flags override it)',
     )
 
 
 def _config_file_values(argv: list[str]) -> dict:
-    """The values in the --config file, if one is given."""
+    """The field values of the --config file, if one is given, by field name."""
     config_flag = argparse.ArgumentParser(add_help=False)
     config_flag.add_argument("--config")
     known, _ = config_flag.parse_known_args(argv)
-    return read_config_file(known.config) if known.config else {}
+    return PipelineConfig.from_file(known.config).field_values() if known.config else {}
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    names = {field.name for field in dataclasses.fields(PipelineConfig)}
-    return PipelineConfig.from_dict({name: getattr(args, name) for name in names})
+    return PipelineConfig.with_fields(**{name: getattr(args, name) for name in FIELD_SECTIONS})
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -144,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with RunConsole(config, verbose=args.verbose) as console:
         log = f"; full log: {console.log_path}" if console.log_path else ""
-        console.say(f"Running pipeline {config.pipeline_name!r} on {config.data_root}{log}")
+        name, data_root = config.runtime.pipeline_name, config.data.data_root
+        console.say(f"Running pipeline {name!r} on {data_root}{log}")
         stopped = _stop_flag()
         try:
             from absl import logging
@@ -217,7 +211,7 @@ def _translate(args: argparse.Namespace) -> int:
 
     try:
         model_dir = args.model or translate.latest_model_dir(
-            PipelineConfig(output_root=args.output_root).serving_model_dir
+            PipelineConfig.with_fields(output_root=args.output_root).serving_model_dir
         )
     except translate.NoModelError as error:
         raise SystemExit(f"nmt-pipeline translate: {error}") from error
@@ -275,12 +269,15 @@ def _add_translate_command(commands) -> None:
     )
     translate.add_argument(
         "--output-root",
-        default=PipelineConfig.output_root,
+        default=PipelineConfig().runtime.output_root,
         help="the run's output root, whose serving_model/ holds the pushed models "
-        f"(default: {PipelineConfig.output_root})",
+        f"(default: {PipelineConfig().runtime.output_root})",
     )
     translate.add_argument(
-        "--decoding", choices=("greedy", "beam"), default="greedy", help="search (default: greedy)"
+        "--decoding",
+        choices=tuple(signatures.SEARCH_SIGNATURES),
+        default="greedy",
+        help="search (default: greedy)",
     )
     translate.add_argument(
         "--batch-size", type=int, default=32, help="lines per batch from a pipe (default: 32)"

@@ -1,8 +1,18 @@
-"""Everything one pipeline run needs, in one validated place.
+"""Everything one pipeline run needs: each part's settings, composed and validated here.
 
-`PipelineConfig` is built by the CLI or the runners, validated before any component runs,
-and handed to components as plain JSON (`to_json`) through `custom_config`, so the module
-files read exactly the values the pipeline was built with.
+A `PipelineConfig` has one section per part, each a small dataclass kept where its code is:
+
+  data        DataConfig       (below)                       TsvExampleGen
+  transform   TransformConfig  (modules/transform_config.py) Transform, the exported model
+  model       ModelConfig      (modules/model/config.py)     the Trainer's model
+  training    TrainingConfig   (modules/training_config.py)  the Trainer
+  decoding    DecodingConfig   (modules/decoding_config.py)  the exported model's searches
+  evaluation  EvaluationConfig (below)                       the Evaluator's blessing
+  runtime     RuntimeConfig    (below)                       names, paths, Beam options
+
+In JSON the sections nest (`{"model": {"units": 512}, "training": {"epochs": 5}}`); on the
+command line every field is a flag of its own name (`--units 512`), field names being unique
+across sections. Each component gets only its sections (pipeline/definition.py).
 """
 
 from __future__ import annotations
@@ -14,6 +24,12 @@ import os
 import re
 from pathlib import Path
 
+from modules.decoding_config import DecodingConfig
+from modules.model.config import ModelConfig
+from modules.settings import ConfigError, Settings, setting
+from modules.training_config import TrainingConfig
+from modules.transform_config import TransformConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA_ROOT = PROJECT_ROOT / "data" / "spa-eng"
 
@@ -24,230 +40,27 @@ _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 CONFIG_FILE_ENV = "NMT_PIPELINE_CONFIG"
 
 
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message says which field and what to change."""
-
-
-# The settings that take one of a fixed set of values, and those values.
-CHOICES = {
-    "attention": ("bahdanau", "luong_general", "luong_dot"),
-    "cell": ("gru", "lstm"),
-    "decoding": ("greedy", "sampling", "beam"),
-    "eval_decoding": ("greedy", "beam"),
-    "precision": ("float32", "mixed_bfloat16"),
-}
-
-
-def _setting(default, help_text: str):
-    """A config field with its `--help` text (allowed values are added from CHOICES)."""
-    return dataclasses.field(default=default, metadata={"help": help_text})
-
-
 @dataclasses.dataclass(frozen=True)
-class PipelineConfig:
-    """One run of the pipeline: data, splits, vocabulary, model, training and runtime."""
+class DataConfig(Settings):
+    """The corpus and how TsvExampleGen reads and splits it."""
 
-    # Data and ingestion.
-    data_root: str = _setting(
+    data_root: str = setting(
         str(SAMPLE_DATA_ROOT),
         "corpus directory, file or glob of .txt/.tsv(.gz) files, one English<TAB>other "
         "pair per line; a directory or glob skips names starting with '_' or '.'",
     )
-    direction: str = _setting(
+    direction: str = setting(
         "spa-eng", "translation direction 'source-target' in language codes, one side 'eng'"
     )
-    split_buckets: tuple[int, int, int] = _setting(
+    split_buckets: tuple[int, int, int] = setting(
         (8, 1, 1), "relative sizes of the train, eval and test splits (hash of the source)"
     )
-    max_line_chars: int = _setting(1000, "longer input lines are rejected (and reported)")
-    max_rejected_fraction: float = _setting(
+    max_line_chars: int = setting(1000, "longer input lines are rejected (and reported)")
+    max_rejected_fraction: float = setting(
         0.01, "fail when more than this fraction of input lines is rejected (0 to 1)"
     )
 
-    # Transform.
-    vocab_size: int = _setting(
-        5000, "words per vocabulary (source and target), the 4 special tokens included"
-    )
-    max_source_tokens: int = _setting(
-        64, "source words kept per sentence, in training and serving; the rest is cut"
-    )
-    max_target_tokens: int = _setting(
-        64, "target tokens per sentence with [START] and [END]; also bounds output length"
-    )
-    keep_accents: bool = _setting(
-        False, "keep accents and every Unicode letter (false: the tutorial's a-z only)"
-    )
-
-    # Model (modules/model/).
-    embedding_dim: int = _setting(128, "size of the word embeddings")
-    units: int = _setting(256, "recurrent units of the encoder and decoder")
-    attention: str = _setting(
-        "bahdanau", "attention over the encoder outputs: additive (Bahdanau) or Luong's"
-    )
-    cell: str = _setting("gru", "recurrent cell of the encoder and the decoder")
-    bidirectional: bool = _setting(False, "bidirectional encoder (units split over both)")
-    encoder_layers: int = _setting(1, "stacked encoder RNN layers")
-    dropout: float = _setting(0.1, "dropout on embeddings and attention vectors, in [0, 1)")
-
-    # Training (modules/trainer.py).
-    epochs: int = _setting(20, "training epochs (0 exports an untrained model)")
-    steps_per_epoch: int = _setting(0, "batches per epoch; 0 means one pass over the train split")
-    batch_size: int = _setting(64, "sentences per global batch, split over all replicas")
-    learning_rate: float = _setting(1e-3, "learning rate of the Adam optimizer")
-    early_stopping_patience: int = _setting(
-        3, "stop after this many epochs without a better eval loss (0: never)"
-    )
-    # "mixed_bfloat16" computes in bfloat16 with float32 weights: 1.7x faster training at
-    # the tutorial's sizes on a CPU with AMX (benchmarks/); "float32" is exact.
-    precision: str = _setting("float32", "compute precision; mixed_bfloat16 keeps float32 weights")
-
-    # Decoding in the exported model (modules/decoding.py).
-    decoding: str = _setting("greedy", "search of the serving_default signature")
-    beam_width: int = _setting(4, "hypotheses kept by beam search")
-    length_penalty: float = _setting(0.6, "beam search's GNMT length penalty alpha (0: none)")
-    temperature: float = _setting(1.0, "softmax temperature of the sampling search (> 0)")
-
-    # Evaluation and blessing (pipeline/evaluation.py), on the test split.
-    eval_decoding: str = _setting("greedy", "search used to score BLEU on the test split")
-    bleu_floor: float = _setting(1.0, "lowest test-split BLEU that blesses (and pushes)")
-    max_bleu_regression: float = _setting(
-        1.0, "BLEU a new model may lose against the last blessed one and still be blessed"
-    )
-
-    # Runtime.
-    pipeline_name: str = _setting(
-        "nmt-attention", "pipeline name in ML Metadata (letters, digits, '.', '_', '-')"
-    )
-    output_root: str = _setting(
-        "outputs", "where artifacts, metadata, logs, the report and pushed models go"
-    )
-    # Beam: the DirectRunner with one worker process per core (0 = all cores); give e.g.
-    # --runner=DataflowRunner ... to scale out (README, "Scaling out").
-    beam_pipeline_args: tuple[str, ...] = _setting(
-        ("--direct_running_mode=multi_processing", "--direct_num_workers=0"),
-        "Beam options of the data components, as one shell-quoted string",
-    )
-
-    def __post_init__(self) -> None:
-        self._validate()
-
-    # ------------------------------------------------------------------ derived values
-    @property
-    def source_language(self) -> str:
-        return self.direction.split("-")[0]
-
-    @property
-    def target_language(self) -> str:
-        return self.direction.split("-")[1]
-
-    @property
-    def pipeline_root(self) -> str:
-        return os.path.join(self.output_root, "pipeline_root")
-
-    @property
-    def serving_model_dir(self) -> str:
-        """Where the Pusher writes models, in the TF Serving layout `<dir>/<version>/`."""
-        return os.path.join(self.output_root, "serving_model")
-
-    @property
-    def metadata_path(self) -> str:
-        return os.path.join(self.output_root, "metadata.sqlite")
-
-    # ------------------------------------------------------------------ (de)serialisation
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> PipelineConfig:
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def from_dict(cls, values: dict) -> PipelineConfig:
-        known = {field.name: field for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"unknown config field(s) {unknown}; known fields are {sorted(known)}"
-            )
-        coerced = {
-            name: tuple(value) if isinstance(value, list) else value
-            for name, value in values.items()
-        }
-        return cls(**coerced)
-
-    @classmethod
-    def from_file(cls, path: str) -> PipelineConfig:
-        """The config in a JSON file of field values (unset fields keep their defaults)."""
-        return cls.from_dict(read_config_file(path))
-
-    @classmethod
-    def from_environment(cls) -> PipelineConfig:
-        """The config in the file named by $NMT_PIPELINE_CONFIG, else the defaults."""
-        path = os.environ.get(CONFIG_FILE_ENV)
-        return cls.from_file(path) if path else cls()
-
-    def replace(self, **changes) -> PipelineConfig:
-        return dataclasses.replace(self, **changes)
-
-    # ------------------------------------------------------------------ validation
-    def _validate(self) -> None:
-        self._validate_direction()
-        if len(self.split_buckets) != 3 or any(
-            not isinstance(b, int) or b < 1 for b in self.split_buckets
-        ):
-            raise ConfigError(
-                f"split_buckets={self.split_buckets!r}: give three positive integers, the "
-                "relative sizes of the train, eval and test splits, e.g. (8, 1, 1)"
-            )
-        for name in ("max_line_chars", "max_source_tokens"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
-        if self.max_target_tokens < 3:
-            raise ConfigError(
-                f"max_target_tokens={self.max_target_tokens}: must be at least 3 "
-                "([START], one word, [END])"
-            )
-        if self.vocab_size < 3:
-            raise ConfigError(
-                f"vocab_size={self.vocab_size}: must be at least 3 (padding, one word "
-                "and the out-of-vocabulary id); the tutorial uses 5000"
-            )
-        if not 0.0 <= self.max_rejected_fraction <= 1.0:
-            raise ConfigError(
-                f"max_rejected_fraction={self.max_rejected_fraction}: must be in [0, 1]"
-            )
-        self._validate_model_and_training()
-        if not self.pipeline_name or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.pipeline_name):
-            raise ConfigError(
-                f"pipeline_name={self.pipeline_name!r}: use letters, digits, '.', '_', '-'"
-            )
-
-    def _validate_model_and_training(self) -> None:
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name}={getattr(self, name)!r}: choose one of {allowed}")
-        positive = ("embedding_dim", "units", "encoder_layers", "batch_size", "beam_width")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
-        for name in ("epochs", "steps_per_epoch", "early_stopping_patience"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}={getattr(self, name)}: must be 0 or more")
-        if self.bidirectional and self.units % 2:
-            raise ConfigError(
-                f"units={self.units}: a bidirectional encoder splits units over two "
-                "directions, so give an even number"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout={self.dropout}: must be in [0, 1)")
-        for name in ("learning_rate", "temperature"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name}={getattr(self, name)}: must be greater than 0")
-        for name in ("length_penalty", "bleu_floor", "max_bleu_regression"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}={getattr(self, name)}: must be 0 or more")
-
-    def _validate_direction(self) -> None:
+    def validate(self) -> None:
         parts = self.direction.split("-")
         if (
             len(parts) != 2
@@ -258,38 +71,210 @@ class PipelineConfig:
                 f"direction={self.direction!r}: write it as 'source-target' with language "
                 "codes, one side English, e.g. 'spa-eng' (Spanish to English) or 'eng-spa'"
             )
+        if len(self.split_buckets) != 3 or any(
+            not isinstance(b, int) or b < 1 for b in self.split_buckets
+        ):
+            raise ConfigError(
+                f"split_buckets={self.split_buckets!r}: give three positive integers, the "
+                "relative sizes of the train, eval and test splits, e.g. (8, 1, 1)"
+            )
+        self.require_at_least(1, ("max_line_chars",))
+        if not 0.0 <= self.max_rejected_fraction <= 1.0:
+            raise ConfigError(
+                f"max_rejected_fraction={self.max_rejected_fraction}: must be in [0, 1]"
+            )
 
+    @property
+    def source_language(self) -> str:
+        return self.direction.split("-")[0]
+
+    @property
+    def target_language(self) -> str:
+        return self.direction.split("-")[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig(Settings):
+    """When the Evaluator blesses a model (pipeline/evaluation.py), on the test split."""
+
+    bleu_floor: float = setting(1.0, "lowest test-split BLEU that blesses (and pushes)")
+    max_bleu_regression: float = setting(
+        1.0, "BLEU a new model may lose against the last blessed one and still be blessed"
+    )
+
+    def validate(self) -> None:
+        self.require_at_least(0, ("bleu_floor", "max_bleu_regression"))
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeConfig(Settings):
+    """The run's name, where its outputs go, and the Beam options of the data components."""
+
+    pipeline_name: str = setting(
+        "nmt-attention", "pipeline name in ML Metadata (letters, digits, '.', '_', '-')"
+    )
+    output_root: str = setting(
+        "outputs", "where artifacts, metadata, logs, the report and pushed models go"
+    )
+    # Beam: the DirectRunner with one worker process per core (0 = all cores); give e.g.
+    # --runner=DataflowRunner ... to scale out (README, "Scaling out").
+    beam_pipeline_args: tuple[str, ...] = setting(
+        ("--direct_running_mode=multi_processing", "--direct_num_workers=0"),
+        "Beam options of the data components, as one shell-quoted string",
+    )
+
+    def validate(self) -> None:
+        if not self.pipeline_name or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.pipeline_name):
+            raise ConfigError(
+                f"pipeline_name={self.pipeline_name!r}: use letters, digits, '.', '_', '-'"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """One run of the pipeline, a section per part (see the module docstring)."""
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    transform: TransformConfig = dataclasses.field(default_factory=TransformConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    decoding: DecodingConfig = dataclasses.field(default_factory=DecodingConfig)
+    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.runtime.output_root, "pipeline_root")
+
+    @property
+    def serving_model_dir(self) -> str:
+        """Where the Pusher writes models, in the TF Serving layout `<dir>/<version>/`."""
+        return os.path.join(self.runtime.output_root, "serving_model")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.runtime.output_root, "metadata.sqlite")
+
+    # ------------------------------------------------------------------ fields by name
+    @classmethod
+    def with_fields(cls, **values) -> PipelineConfig:
+        """The defaults with the named fields (of any section) set: `with_fields(units=64)`."""
+        return cls().replace(**values)
+
+    def replace(self, **values) -> PipelineConfig:
+        """A copy with the named fields (of any section) changed."""
+        changes: dict[str, dict] = {}
+        for name, value in values.items():
+            if name not in FIELD_SECTIONS:
+                raise ConfigError(f"unknown config field {name!r}; known fields are {FIELDS}")
+            changes.setdefault(FIELD_SECTIONS[name], {})[name] = value
+        return dataclasses.replace(
+            self,
+            **{section: getattr(self, section).replace(**c) for section, c in changes.items()},
+        )
+
+    def field_values(self) -> dict:
+        """Every field's value by name, all sections together."""
+        return {
+            name: getattr(getattr(self, section), name) for name, section in FIELD_SECTIONS.items()
+        }
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict:
+        """`{section: {field: value}}`, the layout of a JSON config file."""
+        return {section: getattr(self, section).to_dict() for section in SECTIONS}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PipelineConfig:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PipelineConfig:
+        """The config of `{section: {field: value}}`; missing sections or fields keep their
+        defaults."""
+        misplaced = sorted((set(values) - set(SECTIONS)) & set(FIELD_SECTIONS))
+        if misplaced:
+            hints = ", ".join(f'"{name}" under "{FIELD_SECTIONS[name]}"' for name in misplaced)
+            raise ConfigError(f"config fields belong in their section: put {hints}")
+        unknown = sorted(set(values) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(f"unknown config section(s) {unknown}; sections are {list(SECTIONS)}")
+        parts = {}
+        for section, settings_class in SECTIONS.items():
+            section_values = values.get(section, {})
+            if not isinstance(section_values, dict):
+                raise ConfigError(f"section {section!r}: expected an object of field values")
+            try:
+                parts[section] = settings_class.from_dict(section_values)
+            except ConfigError as error:
+                raise ConfigError(f"{section}: {error}") from error
+        return cls(**parts)
+
+    @classmethod
+    def from_file(cls, path: str) -> PipelineConfig:
+        """The config in a JSON file (unset sections and fields keep their defaults)."""
+        try:
+            with open(path) as f:
+                values = json.load(f)
+        except OSError as error:
+            raise ConfigError(f"config file {path!r} cannot be read: {error}") from error
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"config file {path!r} is not valid JSON: {error}") from error
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path!r}: expected a JSON object of sections")
+        try:
+            return cls.from_dict(values)
+        except (ConfigError, TypeError) as error:
+            raise ConfigError(f"config file {path!r}: {error}") from error
+
+    @classmethod
+    def from_environment(cls) -> PipelineConfig:
+        """The config in the file named by $NMT_PIPELINE_CONFIG, else the defaults."""
+        path = os.environ.get(CONFIG_FILE_ENV)
+        return cls.from_file(path) if path else cls()
+
+    # ------------------------------------------------------------------ checks
     def check_paths(self) -> None:
         """Fails early when the input data or the output root cannot be used."""
-        if not glob.glob(self.data_root):
+        data_root, output_root = self.data.data_root, self.runtime.output_root
+        if not glob.glob(data_root):
             raise ConfigError(
-                f"data_root={self.data_root!r} does not exist: point it at a directory, "
+                f"data_root={data_root!r} does not exist: point it at a directory, "
                 "file or glob of .txt/.tsv(.gz) corpora"
             )
         try:
-            os.makedirs(self.output_root, exist_ok=True)
+            os.makedirs(output_root, exist_ok=True)
         except OSError as error:
             raise ConfigError(
-                f"output_root={self.output_root!r} cannot be created ({error}): choose a "
+                f"output_root={output_root!r} cannot be created ({error}): choose a "
                 "writable directory"
             ) from error
-        if not os.access(self.output_root, os.W_OK):
-            raise ConfigError(f"output_root={self.output_root!r} is not writable")
+        if not os.access(output_root, os.W_OK):
+            raise ConfigError(f"output_root={output_root!r} is not writable")
 
 
-def read_config_file(path: str) -> dict:
-    """The field values in a JSON config file (a subset of the fields is fine)."""
-    try:
-        with open(path) as f:
-            values = json.load(f)
-    except OSError as error:
-        raise ConfigError(f"config file {path!r} cannot be read: {error}") from error
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"config file {path!r} is not valid JSON: {error}") from error
-    if not isinstance(values, dict):
-        raise ConfigError(f"config file {path!r}: expected a JSON object of field values")
-    try:
-        PipelineConfig.from_dict(values)
-    except (ConfigError, TypeError) as error:
-        raise ConfigError(f"config file {path!r}: {error}") from error
-    return values
+SECTIONS: dict[str, type[Settings]] = {
+    field.name: field.default_factory for field in dataclasses.fields(PipelineConfig)
+}
+
+
+def _field_sections() -> dict[str, str]:
+    """Which section each field is in; a flag names a field, so names must be unique."""
+    sections: dict[str, str] = {}
+    for section, part in SECTIONS.items():
+        for name in part.field_names():
+            if name in sections:
+                raise TypeError(
+                    f"config field {name!r} is in sections {sections[name]!r} "
+                    f"and {section!r}: every field needs its own flag name"
+                )
+            sections[name] = section
+    return sections
+
+
+FIELD_SECTIONS = _field_sections()
+FIELDS = tuple(FIELD_SECTIONS)

@@ -91,7 +91,7 @@ class RunConsole:
 
     def _redirect_to_log(self) -> None:
         run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        log_dir = os.path.join(self.config.output_root, "logs")
+        log_dir = os.path.join(self.config.runtime.output_root, "logs")
         os.makedirs(log_dir, exist_ok=True)
         self.log_path = os.path.join(log_dir, f"{run_id}.log")
         sys.stdout.flush()

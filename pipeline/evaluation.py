@@ -6,17 +6,14 @@ import json
 
 import tensorflow_model_analysis as tfma
 
-from modules import metrics
+from modules import metrics, signatures
 from pipeline import fingerprint
-from pipeline.config import PipelineConfig
+from pipeline.config import EvaluationConfig
 
-EVAL_SIGNATURE = "evaluate"
-SLICE_SIGNATURE = "slice_features"
-SLICE_FEATURE = "source_length_bucket"
-METRICS_MODULE = "modules.metrics"
+METRICS_MODULE = metrics.__name__
 
 
-def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+def create_eval_config(config: EvaluationConfig) -> tfma.EvalConfig:
     """A model is blessed when its BLEU is at least `bleu_floor` and, once a blessed model
     exists, at most `max_bleu_regression` BLEU below that baseline."""
     bleu_threshold = tfma.MetricThreshold(
@@ -29,12 +26,15 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
-                signature_name=EVAL_SIGNATURE,
-                label_key="target",
-                preprocessing_function_names=[SLICE_SIGNATURE],
+                signature_name=signatures.EVALUATE,
+                label_key=signatures.TARGET_FEATURE,
+                preprocessing_function_names=[signatures.SLICE_FEATURES],
             )
         ],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[SLICE_FEATURE])],
+        slicing_specs=[
+            tfma.SlicingSpec(),
+            tfma.SlicingSpec(feature_keys=[signatures.SOURCE_LENGTH_BUCKET]),
+        ],
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[

@@ -13,20 +13,13 @@ Also a runner file for `tfx pipeline compile --engine vertex --pipeline_path <th
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
+from pathlib import Path
 
-if __name__ == "__main__":
-    # Run as a script, this file's directory comes first on sys.path, where pipeline.py
-    # would shadow the `pipeline` package: put the project root there instead.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from pipeline.config import PROJECT_ROOT, ConfigError, PipelineConfig  # noqa: E402
+from pipeline.config import PROJECT_ROOT, ConfigError, PipelineConfig
 
 IMAGE_ENV = "NMT_PIPELINE_IMAGE"
 DEFAULT_IMAGE = "nmt-tfx:0.1.0"
@@ -36,13 +29,13 @@ IMAGE_PROJECT_ROOT = "/nmt-tfx"
 
 def for_image(config: PipelineConfig) -> PipelineConfig:
     """The config with paths that resolve inside the image; fails on host-only paths."""
-    if "://" not in config.output_root:
+    if "://" not in config.runtime.output_root:
         raise ConfigError(
-            f"output_root={config.output_root!r} is a local path, but on Kubeflow every "
+            f"output_root={config.runtime.output_root!r} is a local path, but on Kubeflow every "
             "component runs in its own container: use shared storage such as "
             "gs://BUCKET/nmt-tfx"
         )
-    data_root = config.data_root
+    data_root = config.data.data_root
     if "://" not in data_root:
         absolute = Path(data_root).resolve()
         if not absolute.is_relative_to(PROJECT_ROOT):
@@ -58,7 +51,7 @@ def compile_pipeline(config: PipelineConfig, image: str, output_file: str) -> di
     """Writes the KFP v2 PipelineJob JSON to `output_file` and returns it as a dict."""
     from tfx import v1 as tfx
 
-    from pipeline.pipeline import create_pipeline
+    from pipeline.definition import create_pipeline
 
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
@@ -85,7 +78,7 @@ def submit_to_kfp(job: dict, job_file: str, config: PipelineConfig, host: str, e
     client = kfp.Client(host=host)
     return client.create_run_from_pipeline_package(
         write_pipeline_spec(job, job_file),
-        run_name=f"{config.pipeline_name}-{os.urandom(3).hex()}",
+        run_name=f"{config.runtime.pipeline_name}-{os.urandom(3).hex()}",
         experiment_name=experiment,
         pipeline_root=config.pipeline_root,
         enable_caching=True,
@@ -97,7 +90,7 @@ def submit_to_vertex(job_file: str, config: PipelineConfig, project: str, region
     from google.cloud import aiplatform
 
     job = aiplatform.PipelineJob(
-        display_name=config.pipeline_name,
+        display_name=config.runtime.pipeline_name,
         template_path=job_file,
         pipeline_root=config.pipeline_root,
         project=project,

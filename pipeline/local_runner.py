@@ -13,33 +13,28 @@ HTML report (`<output_root>/report.html`).
 from __future__ import annotations
 
 import os
-import sys
 
-if __name__ == "__main__":
-    # Run as a script, this file's directory comes first on sys.path, where pipeline.py
-    # would shadow the `pipeline` package: put the project root there instead.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from absl import logging
 
-from absl import logging  # noqa: E402
-from tfx import v1 as tfx  # noqa: E402
-
-from modules import distribution  # noqa: E402
-from pipeline import outputs  # noqa: E402
-from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
-from pipeline.pipeline import create_pipeline  # noqa: E402
+# Only `pipeline` modules at the top: importing the package first sets the environment
+# TensorFlow needs (pipeline/__init__.py), and they import TFX and TensorFlow after it.
+from pipeline import definition, outputs
+from pipeline.config import ConfigError, PipelineConfig
 
 
 def preflight(config: PipelineConfig) -> None:
     """Fails before any component runs when the data, output root or batch size won't do;
     marks executions left RUNNING by an interrupted or killed run as CANCELED."""
+    from modules import distribution
+
     config.check_paths()
     for component in outputs.cancel_unfinished_executions(config):
         logging.warning("%s of an earlier, interrupted run marked as CANCELED", component)
     replicas = len(distribution.local_devices())
-    if config.batch_size < replicas:
+    batch_size = config.training.batch_size
+    if batch_size < replicas:
         raise ConfigError(
-            f"batch_size={config.batch_size} is smaller than the {replicas} local replicas "
+            f"batch_size={batch_size} is smaller than the {replicas} local replicas "
             "(one per GPU): give each replica at least one example"
         )
 
@@ -47,9 +42,11 @@ def preflight(config: PipelineConfig) -> None:
 def run(config: PipelineConfig, until: str | None = None) -> None:
     """Checks the config against this machine, then runs every component (cached ones are
     reused), or those up to the component id `until`."""
+    from tfx import v1 as tfx
+
     preflight(config)
     connection = outputs.metadata_connection(config)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, connection, until))
+    tfx.orchestration.LocalDagRunner().run(definition.create_pipeline(config, connection, until))
 
 
 def _print(line: str) -> None:

@@ -54,7 +54,7 @@ def latest_run_id(config: PipelineConfig) -> int | None:
     if not os.path.exists(config.metadata_path):
         return None
     with metadata.Metadata(metadata_connection(config)) as store_handle:
-        run = _latest_run_context(store_handle.store, config.pipeline_name)
+        run = _latest_run_context(store_handle.store, config.runtime.pipeline_name)
         return run.id if run else None
 
 
@@ -62,7 +62,7 @@ def latest_run(config: PipelineConfig) -> list[ComponentOutputs]:
     """The components of the pipeline's most recent run, with their output artifacts."""
     with metadata.Metadata(metadata_connection(config)) as store_handle:
         store = store_handle.store
-        run = _latest_run_context(store, config.pipeline_name)
+        run = _latest_run_context(store, config.runtime.pipeline_name)
         if run is None:
             return []
         executions = sorted(
@@ -120,7 +120,7 @@ def pushed_model_uri(pusher: ComponentOutputs) -> str | None:
 
 def describe_latest_run(config: PipelineConfig) -> str:
     """Where the latest run's outputs are; a Pusher that pushed nothing lists no model."""
-    lines = [f"Pipeline {config.pipeline_name!r}: metadata in {config.metadata_path}"]
+    lines = [f"Pipeline {config.runtime.pipeline_name!r}: metadata in {config.metadata_path}"]
     for component in latest_run(config):
         lines.append(f"  {component.component} ({component.state}, {component.seconds:.0f} s)")
         for key, uris in sorted(component.artifacts.items()):
@@ -145,7 +145,7 @@ def cancel_unfinished_executions(config: PipelineConfig) -> list[str]:
     cancelled = []
     with metadata.Metadata(metadata_connection(config)) as store_handle:
         store = store_handle.store
-        pipeline = store.get_context_by_type_and_name("pipeline", config.pipeline_name)
+        pipeline = store.get_context_by_type_and_name("pipeline", config.runtime.pipeline_name)
         if pipeline is None:
             return []
         for execution in store.get_executions_by_context(pipeline.id):

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from modules import metrics  # noqa: E402
+from modules import metrics, signatures, text  # noqa: E402
 from pipeline import outputs, results  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 
@@ -126,13 +126,14 @@ def _test_examples(examples_uri: str) -> tf.Tensor:
 
 
 def translations_section(model, examples: tf.Tensor) -> tuple[str, list[bytes]]:
-    evaluated = model.signatures["evaluate"](examples)
-    parsed = tf.io.parse_example(examples, {"source": tf.io.FixedLenFeature([], tf.string)})
+    evaluated = model.signatures[signatures.EVALUATE](examples)
+    source_feature = signatures.SOURCE_FEATURE
+    parsed = tf.io.parse_example(examples, {source_feature: tf.io.FixedLenFeature([], tf.string)})
     rows = []
     for source, translation, reference in zip(
-        parsed["source"].numpy(),
-        evaluated["translation"].numpy(),
-        evaluated["reference"].numpy(),
+        parsed[source_feature].numpy(),
+        evaluated[signatures.TRANSLATION].numpy(),
+        evaluated[signatures.REFERENCE].numpy(),
         strict=True,
     ):
         hypothesis, reference_text = translation.decode(), reference.decode()
@@ -159,14 +160,15 @@ def translations_section(model, examples: tf.Tensor) -> tuple[str, list[bytes]]:
 def _heatmaps_section(model, sources: list[bytes]) -> str:
     if not sources:
         return ""
-    outputs_ = model.signatures["attention"](tf.constant(sources))
+    attended = model.signatures[signatures.ATTENTION](tf.constant(sources))
     images = []
     for index in range(len(sources)):
-        source_tokens = [t.decode() for t in outputs_["source_tokens"][index].numpy() if t]
-        output_tokens = [t.decode() for t in outputs_["output_tokens"][index].numpy()]
-        if "[END]" in output_tokens:
-            output_tokens = output_tokens[: output_tokens.index("[END]") + 1]
-        weights = outputs_["attention"][index].numpy()[: len(output_tokens), : len(source_tokens)]
+        source_tokens = [t.decode() for t in attended[signatures.SOURCE_TOKENS][index].numpy() if t]
+        output_tokens = [t.decode() for t in attended[signatures.OUTPUT_TOKENS][index].numpy()]
+        if text.END_TOKEN in output_tokens:
+            output_tokens = output_tokens[: output_tokens.index(text.END_TOKEN) + 1]
+        weights = attended[signatures.ATTENTION_WEIGHTS][index].numpy()
+        weights = weights[: len(output_tokens), : len(source_tokens)]
         figure, axes = plt.subplots(
             figsize=(1 + 0.5 * len(source_tokens), 1 + 0.4 * len(output_tokens))
         )
@@ -200,22 +202,24 @@ def build_report(config: PipelineConfig) -> str:
         if latest.blessed
         else '<span class="not-blessed">not blessed, not pushed</span>'
     )
+    blessing = config.evaluation
     summary = (
-        f"<p>Direction <b>{html.escape(config.direction)}</b>; evaluation decoding "
-        f"<b>{html.escape(config.eval_decoding)}</b>; latest model {verdict} "
-        f"(BLEU floor {config.bleu_floor}, allowed regression {config.max_bleu_regression}).</p>"
+        f"<p>Direction <b>{html.escape(config.data.direction)}</b>; evaluation decoding "
+        f"<b>{html.escape(config.decoding.eval_decoding)}</b>; latest model {verdict} "
+        f"(BLEU floor {blessing.bleu_floor}, allowed regression "
+        f"{blessing.max_bleu_regression}).</p>"
         "<p>BLEU: sacreBLEU corpus BLEU (13a tokenizer, lower-cased) of the model's output "
         "against the raw reference sentences of the test split.</p>"
     )
     body = (
-        f"<h1>Translation model report: {html.escape(config.pipeline_name)}</h1>"
+        f"<h1>Translation model report: {html.escape(config.runtime.pipeline_name)}</h1>"
         + summary
         + _metrics_section(results.candidate_metrics(latest.evaluation_uri))
         + _history_section(outputs.evaluation_history(config))
         + translations
         + _heatmaps_section(model, best_sources)
     )
-    return page(f"NMT report: {config.pipeline_name}", body)
+    return page(f"NMT report: {config.runtime.pipeline_name}", body)
 
 
 def page(title: str, body: str) -> str:
@@ -229,7 +233,7 @@ def page(title: str, body: str) -> str:
 
 def write_report(config: PipelineConfig, path: str | None = None) -> str:
     """Writes the report (default `<output_root>/report.html`) and returns its path."""
-    path = path or os.path.join(config.output_root, "report.html")
+    path = path or os.path.join(config.runtime.output_root, "report.html")
     with open(path, "w", encoding="utf-8") as report_file:
         report_file.write(build_report(config))
     return path

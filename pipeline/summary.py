@@ -81,7 +81,8 @@ def verdict(config: PipelineConfig) -> list[str]:
         return []
     overall = results.overall_metrics(latest.evaluation_uri)
     lines = [
-        f"Test-split BLEU {overall.get('bleu', float('nan')):.2f} (floor {config.bleu_floor}): "
+        f"Test-split BLEU {overall.get('bleu', float('nan')):.2f} "
+        f"(floor {config.evaluation.bleu_floor}): "
         + ("model blessed and pushed" if latest.blessed else "model NOT blessed, not pushed")
     ]
     pusher = next((c for c in run if c.component == "Pusher"), None)

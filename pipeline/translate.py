@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-SIGNATURES = {"greedy": "greedy", "beam": "beam_search"}
+from modules import signatures
 
 
 class NoModelError(RuntimeError):
@@ -53,11 +53,12 @@ def translate_lines(
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the ops the model uses)
 
-    translate = tf.saved_model.load(model_dir).signatures[SIGNATURES[decoding]]
+    translate = tf.saved_model.load(model_dir).signatures[signatures.SEARCH_SIGNATURES[decoding]]
     count = 0
     for batch in batches(lines, batch_size):
-        translations = translate(sentences=tf.constant(batch, tf.string, [len(batch)]))
-        for source, translation in zip(batch, translations["translation"].numpy(), strict=True):
+        sentences = {signatures.SENTENCES: tf.constant(batch, tf.string, [len(batch)])}
+        translations = translate(**sentences)[signatures.TRANSLATION].numpy()
+        for source, translation in zip(batch, translations, strict=True):
             text = translation.decode("utf-8")
             out.write(f"{source.replace(chr(9), ' ')}\t{text}\n" if tsv else text + "\n")
         out.flush()

@@ -10,6 +10,30 @@ from hypothesis import strategies as st
 from components.tsv_example_gen import parsing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Token ids of `toy_batch`: the special tokens, then words.
+TOY_VOCAB = 20
+
+
+def toy_batch(seed=0, batch=8):
+    """Random source sentences; the target is the reversed source in [START] ... [END].
+
+    -> ({"source_ids": [batch, src_len], "target_in": [batch, tgt_len]}, target_out
+    [batch, tgt_len]), int32, 0-padded, ids below TOY_VOCAB.
+    """
+    import numpy as np
+    import tf_keras as keras
+
+    from modules import text
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 7, size=batch)
+    first_word = len(text.SPECIAL_TOKENS)
+    sources = [rng.integers(first_word, TOY_VOCAB, size=n) for n in lengths]
+    targets = [[text.START_ID, *s[::-1], text.END_ID] for s in sources]
+    source_ids = keras.utils.pad_sequences(sources, padding="post")
+    target_ids = keras.utils.pad_sequences(targets, padding="post")
+    inputs = {"source_ids": source_ids, "target_in": target_ids[:, :-1]}
+    return inputs, target_ids[:, 1:]
 
 
 def write_corpus(path: Path, lines: list[str] | bytes, compress: bool = False) -> Path:
@@ -134,7 +158,7 @@ def synthetic_pipeline_config(root: Path, **overrides):
         # runs the default multi-processing DirectRunner).
         beam_pipeline_args=("--direct_running_mode=in_memory",),
     )
-    return PipelineConfig(**{**settings, **overrides})
+    return PipelineConfig.with_fields(**{**settings, **overrides})
 
 
 def run_with_tfx_cli(config, work_dir: Path) -> None:
@@ -152,7 +176,7 @@ def run_with_tfx_cli(config, work_dir: Path) -> None:
     tfx = str(Path(sys.executable).with_name("tfx"))
     commands = [
         ["pipeline", "create", "--engine=local", "--pipeline_path=pipeline/local_runner.py"],
-        ["run", "create", "--engine=local", f"--pipeline_name={config.pipeline_name}"],
+        ["run", "create", "--engine=local", f"--pipeline_name={config.runtime.pipeline_name}"],
     ]
     for command in commands:
         done = subprocess.run(
@@ -160,9 +184,12 @@ def run_with_tfx_cli(config, work_dir: Path) -> None:
         )
         assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
         if command[:2] == ["pipeline", "create"]:
-            assert f'Pipeline "{config.pipeline_name}" created successfully' in done.stdout
+            assert f'Pipeline "{config.runtime.pipeline_name}" created successfully' in done.stdout
             assert not Path(config.pipeline_root, "TsvExampleGen").exists(), "create ran it"
             assert "Report: " not in done.stdout
         else:  # like `nmt-pipeline run`: the verdict, and the report written
             assert "Test-split BLEU " in done.stdout, done.stdout[-2000:]
-            assert f"Report: {Path(config.output_root, 'report.html').resolve()}" in done.stdout
+            assert (
+                f"Report: {Path(config.runtime.output_root, 'report.html').resolve()}"
+                in done.stdout
+            )

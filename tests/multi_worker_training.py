@@ -5,10 +5,7 @@ set: trains with modules.trainer, saves the final weights, exports, prints a JSO
 """
 
 import json
-import os
 import sys
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 def main(fn_args_file: str, weights_file: str) -> None:
@@ -19,11 +16,9 @@ def main(fn_args_file: str, weights_file: str) -> None:
     strategy = distribution.choose_strategy()  # before any TensorFlow op, as in run_fn
     from tfx.components.trainer.fn_args_utils import FnArgs
 
-    from pipeline.config import PipelineConfig
-
     with open(fn_args_file) as f:
         fn_args = FnArgs(**json.load(f))
-    config = PipelineConfig.from_dict(fn_args.custom_config)
+    config = trainer.TrainerConfig.from_custom_config(fn_args.custom_config)
     model, tft_output = trainer.train(config, fn_args, strategy)
     np.savez(weights_file, *model.get_weights())
     trainer.export_trained(model, tft_output, config, fn_args)

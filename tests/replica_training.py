@@ -5,20 +5,18 @@ must be configured before TensorFlow starts.
 """
 
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 
 def main(replicas: int) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from modules import distribution, trainer
-    from pipeline.config import PipelineConfig
-    from tests.test_model import toy_batch
+    from modules.model.config import ModelConfig
+    from modules.training_config import TrainingConfig
+    from tests.helpers import toy_batch
 
     strategy = (
         distribution.choose_strategy()
@@ -27,10 +25,10 @@ def main(replicas: int) -> None:
     )
     inputs, target_out = toy_batch(seed=5, batch=64)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, target_out)).batch(16)
-    config = PipelineConfig(embedding_dim=16, units=32, dropout=0.0, learning_rate=0.02)
+    model_config = ModelConfig(embedding_dim=16, units=32, dropout=0.0)
     tf.keras.utils.set_random_seed(7)
     with strategy.scope():
-        model = trainer.build_model(config, 20, 20)
+        model = trainer.build_model(model_config, TrainingConfig(learning_rate=0.02), 20, 20)
     history = model.fit(dataset, epochs=20, verbose=0)
     print(
         json.dumps(

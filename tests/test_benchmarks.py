@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from pipeline import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "spa-eng" / "spa-sample.txt"
@@ -44,13 +44,9 @@ def test_trainer_throughput_smoke(tmp_path):
     assert all(row["examples_per_s"] > 0 and row["peak_fraction"] > 0 for row in results["rows"])
 
 
-@pytest.mark.slow
 def test_decoding_throughput_smoke(tiny_pipeline_run, tmp_path):
     config, _ = tiny_pipeline_run
-    flags = [
-        f"--{name.replace('_', '-')}={getattr(config, name)}"
-        for name in ("data_root", "output_root", "embedding_dim", "units", "vocab_size")
-    ]
+    flags = cli.config_flags(config)
     results = _run_benchmark("decoding_throughput", "--batches=2", *flags, out=tmp_path)
     assert {(row["batch"], row["decoder"]) for row in results["rows"]} == {
         (batch, decoder)

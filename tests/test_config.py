@@ -5,7 +5,7 @@ import shlex
 import pytest
 
 from pipeline import cli
-from pipeline.config import CHOICES, ConfigError, PipelineConfig
+from pipeline.config import SECTIONS, ConfigError, PipelineConfig
 
 
 @pytest.mark.parametrize(
@@ -22,18 +22,27 @@ from pipeline.config import CHOICES, ConfigError, PipelineConfig
 )
 def test_invalid_values_fail_with_a_message_naming_the_field(changes, message):
     with pytest.raises(ConfigError, match=message):
-        PipelineConfig(**changes)
+        PipelineConfig.with_fields(**changes)
 
 
 def test_json_round_trip_and_unknown_fields():
-    config = PipelineConfig(direction="eng-spa", split_buckets=(6, 2, 2))
+    config = PipelineConfig.with_fields(direction="eng-spa", split_buckets=(6, 2, 2))
     assert PipelineConfig.from_json(config.to_json()) == config
     with pytest.raises(ConfigError, match="unknown config field.*vocab"):
-        PipelineConfig.from_dict({"vocab": 10})
+        PipelineConfig.from_dict({"transform": {"vocab": 10}})
+
+
+def test_a_field_outside_its_section_is_named_with_its_section():
+    with pytest.raises(ConfigError, match='put "units" under "model"'):
+        PipelineConfig.from_dict({"units": 64})
+    with pytest.raises(ConfigError, match=r"unknown config section\(s\) \['modle'\]"):
+        PipelineConfig.from_dict({"modle": {"units": 64}})
 
 
 def test_missing_data_root_is_reported_before_anything_runs(tmp_path):
-    config = PipelineConfig(data_root=str(tmp_path / "nope"), output_root=str(tmp_path / "o"))
+    config = PipelineConfig.with_fields(
+        data_root=str(tmp_path / "nope"), output_root=str(tmp_path / "o")
+    )
     with pytest.raises(ConfigError, match="does not exist"):
         config.check_paths()
 
@@ -54,7 +63,7 @@ def test_every_config_field_is_a_cli_flag():
         ]
     )
     config = cli.config_from_args(args)
-    assert config == PipelineConfig(
+    assert config == PipelineConfig.with_fields(
         direction="eng-spa",
         split_buckets=(6, 2, 2),
         keep_accents=True,
@@ -71,17 +80,18 @@ def test_cli_reports_config_errors_with_exit_code_2(capsys):
 def test_an_output_root_that_cannot_be_created_is_reported(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    config = PipelineConfig(output_root=str(blocker / "outputs"))
+    config = PipelineConfig.with_fields(output_root=str(blocker / "outputs"))
     with pytest.raises(ConfigError, match="cannot be created"):
         config.check_paths()
 
 
 def test_batch_smaller_than_local_replicas_fails_before_any_component(tmp_path, monkeypatch):
+    from modules import distribution
     from pipeline import local_runner
 
-    config = PipelineConfig(output_root=str(tmp_path / "o"), batch_size=1)
+    config = PipelineConfig.with_fields(output_root=str(tmp_path / "o"), batch_size=1)
     local_runner.preflight(config)  # one CPU replica: fine
-    monkeypatch.setattr(local_runner.distribution, "local_devices", lambda: ["/gpu:0", "/gpu:1"])
+    monkeypatch.setattr(distribution, "local_devices", lambda: ["/gpu:0", "/gpu:1"])
     with pytest.raises(ConfigError, match="batch_size=1 is smaller than the 2 local replicas"):
         local_runner.run(config)
     assert not (tmp_path / "o" / "metadata.sqlite").exists()
@@ -89,20 +99,26 @@ def test_batch_smaller_than_local_replicas_fails_before_any_component(tmp_path, 
 
 def test_config_file_sets_defaults_and_flags_override_them(tmp_path):
     config_file = tmp_path / "config.json"
-    config_file.write_text('{"units": 64, "split_buckets": [6, 2, 2], "epochs": 3}')
+    config_file.write_text(
+        '{"model": {"units": 64}, "data": {"split_buckets": [6, 2, 2]}, "training": {"epochs": 3}}'
+    )
     argv = ["run", "--config", str(config_file), "--epochs", "5"]
     args = cli.build_parser(cli._config_file_values(argv)).parse_args(argv)
     config = cli.config_from_args(args)
-    assert (config.units, config.split_buckets, config.epochs) == (64, (6, 2, 2), 5)
-    assert PipelineConfig.from_file(str(config_file)).epochs == 3
+    assert (config.model.units, config.data.split_buckets, config.training.epochs) == (
+        64,
+        (6, 2, 2),
+        5,
+    )
+    assert PipelineConfig.from_file(str(config_file)).training.epochs == 3
 
 
 @pytest.mark.parametrize(
     "content, message",
     [
         ("{not json", "is not valid JSON"),
-        ('{"unit": 64}', "unknown config field(s) ['unit']"),
-        ('{"units": 0}', "units=0: must be at least 1"),
+        ('{"model": {"unit": 64}}', "unknown config field(s) ['unit']"),
+        ('{"model": {"units": 0}}', "units=0: must be at least 1"),
         ("[1, 2]", "expected a JSON object"),
     ],
 )
@@ -117,7 +133,7 @@ def test_bad_config_file_names_the_file_and_the_problem(tmp_path, content, messa
 def _help_of(flag: str, help_text: str) -> str:
     """The help paragraph of `flag` in `nmt-pipeline run --help`, on one line."""
     paragraph = re.search(
-        rf"^  {re.escape(flag)} .*?(?=^  -|\Z)", help_text, re.MULTILINE | re.DOTALL
+        rf"^  {re.escape(flag)} .*?(?=^  -|^\S|\Z)", help_text, re.MULTILINE | re.DOTALL
     )
     assert paragraph, f"{flag} is not in --help"
     return " ".join(paragraph.group(0).split())
@@ -127,7 +143,8 @@ def test_help_describes_every_setting_and_shows_defaults_that_can_be_typed_back(
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["run", "--help"])
     help_text = capsys.readouterr().out
-    for field in dataclasses.fields(PipelineConfig):
+    fields = [field for part in SECTIONS.values() for field in dataclasses.fields(part)]
+    for field in fields:
         flag = cli.flag_name(field.name)
         paragraph = _help_of(flag, help_text)
         assert len(field.metadata["help"]) > 20 and field.metadata["help"][:20] in paragraph
@@ -135,12 +152,16 @@ def test_help_describes_every_setting_and_shows_defaults_that_can_be_typed_back(
         # The default as shown, typed back as shell words, gives the default value.
         args = cli.build_parser().parse_args(["run", *shlex.split(shown)])
         assert getattr(args, field.name) == field.default, (flag, shown)
-    for name, allowed in CHOICES.items():
-        assert ", ".join(allowed) in _help_of(cli.flag_name(name), help_text)
+    choices = [field for field in fields if field.metadata["choices"]]
+    assert {field.name for field in choices} >= {"attention", "cell", "decoding", "precision"}
+    for field in choices:
+        assert ", ".join(field.metadata["choices"]) in _help_of(
+            cli.flag_name(field.name), help_text
+        )
 
 
 def test_config_flags_give_back_the_config():
-    config = PipelineConfig(
+    config = PipelineConfig.with_fields(
         split_buckets=(6, 2, 2),
         keep_accents=True,
         dropout=0.25,

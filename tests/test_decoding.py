@@ -30,12 +30,12 @@ def toy_step(token_ids, encoder_outputs, source_mask, state):
     return logits, weights, state
 
 
-def run_toy(strategy, batch=1, max_length=20):
+def run_toy(search, batch=1, max_length=20):
     encoder_outputs = tf.zeros([batch, 3, 4])
     mask = tf.ones([batch, 3], tf.bool)
     state = [tf.zeros([batch, 4])]
     return decoding.decode(
-        toy_step, encoder_outputs, mask, state, tf.fill([batch], max_length), strategy
+        toy_step, encoder_outputs, mask, state, tf.fill([batch], max_length), search
     )
 
 
@@ -95,10 +95,10 @@ def random_model():
     return model, source_ids
 
 
-def _decode(model, source_ids, strategy):
+def _decode(model, source_ids, search):
     outputs, mask, state = model.encode(source_ids)
     return decoding.decode(
-        model.decoder.step, outputs, mask, state, tf.fill([source_ids.shape[0]], 10), strategy
+        model.decoder.step, outputs, mask, state, tf.fill([source_ids.shape[0]], 10), search
     )
 
 
@@ -112,8 +112,8 @@ def test_beam_search_with_width_one_equals_greedy(random_model):
 
 def test_outputs_never_hold_pad_unk_or_start_before_end(random_model):
     model, source_ids = random_model
-    for strategy in (decoding.Greedy(), decoding.Sampling(), decoding.BeamSearch(width=3)):
-        hyps = _decode(model, source_ids, strategy)
+    for search in (decoding.Greedy(), decoding.Sampling(), decoding.BeamSearch(width=3)):
+        hyps = _decode(model, source_ids, search)
         for row, length in zip(hyps.token_ids.numpy(), hyps.lengths.numpy(), strict=True):
             assert not set(row[:length]) & {text.PAD_ID, text.UNKNOWN_ID, text.START_ID}
             assert (row[length:] == text.PAD_ID).all()

@@ -1,7 +1,6 @@
 """Distributed training: two replicas in one process follow the one-replica curve; two
 worker processes (MultiWorkerMirroredStrategy over 127.0.0.1) stay in sync."""
 
-import dataclasses
 import json
 import os
 import socket
@@ -10,6 +9,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from pipeline import definition
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,9 +58,9 @@ def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipe
         "transform_output": transform_graph,
         "serving_model_dir": str(serving_dir),
         "model_run_dir": str(tmp_path / "model_run"),
-        "custom_config": dataclasses.asdict(
+        "custom_config": definition.trainer_config(
             config.replace(epochs=1, output_root=str(tmp_path / "outputs"))
-        ),
+        ).to_custom_config(),
     }
     fn_args_file.write_text(json.dumps(fn_args))
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}

@@ -13,10 +13,10 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import kubeflow_runner
 from pipeline.config import PROJECT_ROOT, ConfigError, PipelineConfig
-from pipeline.pipeline import create_pipeline
+from pipeline.definition import create_pipeline
 
 IMAGE = "registry.example.com/nmt-tfx:test"
-CLUSTER_CONFIG = PipelineConfig(
+CLUSTER_CONFIG = PipelineConfig.with_fields(
     output_root="gs://example-bucket/nmt",
     beam_pipeline_args=("--runner=DataflowRunner", "--region=europe-west4"),
     epochs=3,
@@ -80,7 +80,7 @@ def test_pipeline_spec_package_loads_with_the_kfp_client_reader(compiled):
 )
 def test_host_only_paths_are_refused(changes, message):
     with pytest.raises(ConfigError, match=message):
-        kubeflow_runner.for_image(PipelineConfig(**changes))
+        kubeflow_runner.for_image(PipelineConfig.with_fields(**changes))
 
 
 def test_submit_without_a_target_is_a_usage_error(tmp_path, capsys):

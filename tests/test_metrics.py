@@ -7,14 +7,14 @@ import pytest
 import sacrebleu
 from tensorflow_model_analysis.metrics import metric_types
 
-from modules import metrics
+from modules import metrics, signatures
 
 HYPOTHESES = ["the cat sat on the mat.", "i am hungry.", "where is he?", "it's cold here"]
 REFERENCES = ["The cat sat on the mat.", "I'm hungry.", "Where is he?", "It is very cold here."]
 
 
 def _inputs(hypotheses, references, **extra):
-    predictions = {metrics.TRANSLATION_OUTPUT: np.array([h.encode() for h in hypotheses])}
+    predictions = {signatures.TRANSLATION: np.array([h.encode() for h in hypotheses])}
     predictions.update(extra)
     return metric_types.StandardMetricInputs(
         labels=np.array([r.encode() for r in references]), predictions=predictions
@@ -64,7 +64,10 @@ def test_token_loss_is_weighted_by_target_tokens_and_gives_perplexity():
     batch = _inputs(
         ["a", "b"],
         ["a", "b"],
-        **{metrics.LOSS_OUTPUT: np.array([1.0, 4.0]), metrics.TOKENS_OUTPUT: np.array([3.0, 1.0])},
+        **{
+            signatures.LOSS: np.array([1.0, 4.0]),
+            signatures.TARGET_TOKENS: np.array([3.0, 1.0]),
+        },
     )
     result = {key.name: value for key, value in _run(computation.combiner, [batch]).items()}
     assert result[metrics.LOSS] == pytest.approx((1.0 * 3 + 4.0 * 1) / 4)

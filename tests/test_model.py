@@ -6,23 +6,11 @@ import tensorflow as tf
 import tf_keras as keras
 
 from modules import decoding, text, trainer
+from modules.model.config import ModelConfig
 from modules.model.seq2seq import Seq2Seq
-from pipeline.config import PipelineConfig
-
-VOCAB = 20
-
-
-def toy_batch(seed=0, batch=8):
-    """Random source sentences; the target is the reversed source in [START] ... [END]."""
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(3, 7, size=batch)
-    first_word = len(text.SPECIAL_TOKENS)
-    sources = [rng.integers(first_word, VOCAB, size=n) for n in lengths]
-    targets = [[text.START_ID, *s[::-1], text.END_ID] for s in sources]
-    source_ids = keras.utils.pad_sequences(sources, padding="post")
-    target_ids = keras.utils.pad_sequences(targets, padding="post")
-    inputs = {"source_ids": source_ids, "target_in": target_ids[:, :-1]}
-    return inputs, target_ids[:, 1:]
+from modules.training_config import TrainingConfig
+from tests.helpers import TOY_VOCAB as VOCAB
+from tests.helpers import toy_batch
 
 
 def greedy_words(model, source_ids):
@@ -72,10 +60,12 @@ def test_loss_ignores_padding():
 def test_bfloat16_model_keeps_float32_weights_and_overfits_one_batch():
     tf.keras.utils.set_random_seed(1)
     inputs, target_out = toy_batch()
-    config = PipelineConfig(
-        embedding_dim=16, units=32, learning_rate=0.02, dropout=0.0, precision="mixed_bfloat16"
+    model = trainer.build_model(
+        ModelConfig(embedding_dim=16, units=32, dropout=0.0),
+        TrainingConfig(learning_rate=0.02, precision="mixed_bfloat16"),
+        VOCAB,
+        VOCAB,
     )
-    model = trainer.build_model(config, VOCAB, VOCAB)
     history = model.fit(inputs, target_out, batch_size=8, epochs=150, verbose=0)
     assert keras.mixed_precision.global_policy().name == "float32"
     assert model.decoder.output_layer.compute_dtype == "bfloat16"

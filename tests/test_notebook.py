@@ -12,7 +12,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "model_analysi
 def test_notebook_loads_the_latest_evaluation_and_renders_tfma_views(untrained_rerun):
     config, _ = untrained_rerun
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    os.environ["NMT_OUTPUT_ROOT"] = config.output_root
+    os.environ["NMT_OUTPUT_ROOT"] = config.runtime.output_root
     try:
         NotebookClient(
             notebook, timeout=300, resources={"metadata": {"path": NOTEBOOK.parent}}

@@ -20,8 +20,8 @@ def test_there_are_configs_for_each_runner():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
 def test_beam_flags_are_known_beam_options(path):
     config = PipelineConfig.from_file(str(path))
-    known = PipelineOptions(list(config.beam_pipeline_args)).get_all_options()
-    for flag in config.beam_pipeline_args:
+    known = PipelineOptions(list(config.runtime.beam_pipeline_args)).get_all_options()
+    for flag in config.runtime.beam_pipeline_args:
         assert flag.startswith("--") and flag[2:].split("=")[0] in known, flag
 
 
@@ -37,7 +37,8 @@ def test_cluster_configs_compile_for_kubeflow_with_their_beam_flags(path, tmp_pa
     beam_steps = [
         name
         for name in ("TsvExampleGen", "StatisticsGen", "Transform", "Evaluator")
-        if set(config.beam_pipeline_args) <= set(executors[f"{name}_executor"]["container"]["args"])
+        if set(config.runtime.beam_pipeline_args)
+        <= set(executors[f"{name}_executor"]["container"]["args"])
     ]
     assert beam_steps == ["TsvExampleGen", "StatisticsGen", "Transform", "Evaluator"]
-    assert json.dumps(job).count(config.data_root) >= 1
+    assert json.dumps(job).count(config.data.data_root) >= 1

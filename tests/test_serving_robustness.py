@@ -45,9 +45,11 @@ def test_odd_inputs_translate_to_bounded_clean_strings(serving_model, signature)
     translations = _translate(model, ODD_INPUTS, signature)
     assert time.perf_counter() - started < 60
     assert len(translations) == len(ODD_INPUTS)
-    longest = export.MAX_OUTPUT_RATIO * config.max_source_tokens + export.MAX_OUTPUT_OFFSET
+    longest = (
+        export.MAX_OUTPUT_RATIO * config.transform.max_source_tokens + export.MAX_OUTPUT_OFFSET
+    )
     for translation in translations:
-        assert len(translation.split()) <= min(longest, config.max_target_tokens)
+        assert len(translation.split()) <= min(longest, config.transform.max_target_tokens)
         assert not any(token in translation for token in text.SPECIAL_TOKENS)
 
 
@@ -77,11 +79,11 @@ def test_input_without_words_translates_to_an_empty_string(serving_model, signat
 
 def test_attention_signature_says_which_inputs_were_truncated(serving_model):
     config, model = serving_model
-    words = ["gato"] * config.max_source_tokens
+    words = ["gato"] * config.transform.max_source_tokens
     sentences = [" ".join(words), " ".join([*words, "perro"]), ""]
     outputs = model.signatures["attention"](sentences=tf.constant(sentences))
     assert outputs["truncated"].numpy().tolist() == [False, True, False]
-    assert outputs["source_tokens"].shape[1] == config.max_source_tokens
+    assert outputs["source_tokens"].shape[1] == config.transform.max_source_tokens
 
 
 def test_a_batch_of_1000_matches_small_batches(serving_model):

@@ -13,7 +13,14 @@ from tests.helpers import PROJECT_ROOT
 
 def _translate(config, *args: str, stdin: str | None = None) -> list[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "translate", "--output-root", config.output_root]
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "translate",
+            "--output-root",
+            config.runtime.output_root,
+        ]
         + list(args),
         input=stdin,
         cwd=PROJECT_ROOT,

@@ -189,7 +189,7 @@ def test_multi_processing_direct_runner_gives_the_same_output(tmp_path, sample_l
     workers = run_example_gen(
         tmp_path / "in",
         tmp_path / "workers",
-        beam_pipeline_args=PipelineConfig().beam_pipeline_args,
+        beam_pipeline_args=PipelineConfig().runtime.beam_pipeline_args,
     )
     by_split, rows, summary = workers
     assert summary == in_memory[2] and summary["rejected"] == 2

@@ -21,6 +21,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.tsv_example_gen import parsing
+from modules import signatures
 
 REJECTED_LINES_KEY = "rejected_lines"
 DIRECTION_KEY = "direction"
@@ -67,8 +68,8 @@ def pair_to_example(
     return tf.train.Example(
         features=tf.train.Features(
             feature={
-                "source": _bytes_feature(pair.source),
-                "target": _bytes_feature(pair.target),
+                signatures.SOURCE_FEATURE: _bytes_feature(pair.source),
+                signatures.TARGET_FEATURE: _bytes_feature(pair.target),
                 "source_language": _bytes_feature(source_language),
                 "target_language": _bytes_feature(target_language),
             }
@@ -77,7 +78,7 @@ def pair_to_example(
 
 
 def example_source(example: tf.train.Example) -> str:
-    return example.features.feature["source"].bytes_list.value[0].decode("utf-8")
+    return example.features.feature[signatures.SOURCE_FEATURE].bytes_list.value[0].decode("utf-8")
 
 
 def list_input_files(input_base: str, pattern: str) -> list[str]:

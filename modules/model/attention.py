@@ -2,7 +2,7 @@
 
 import tf_keras as keras
 
-KINDS = ("bahdanau", "luong_general", "luong_dot")
+from modules.model.config import ATTENTION_KINDS
 
 
 class Attention(keras.layers.Layer):
@@ -20,8 +20,8 @@ class Attention(keras.layers.Layer):
 
     def __init__(self, units: int, kind: str = "bahdanau", **kwargs):
         super().__init__(**kwargs)
-        if kind not in KINDS:
-            raise ValueError(f"attention kind {kind!r} is not one of {KINDS}")
+        if kind not in ATTENTION_KINDS:
+            raise ValueError(f"attention kind {kind!r} is not one of {ATTENTION_KINDS}")
         self.kind = kind
         if kind == "bahdanau":
             self.query_projection = keras.layers.Dense(units, use_bias=False)

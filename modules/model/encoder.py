@@ -3,11 +3,14 @@
 import tf_keras as keras
 
 from modules import text
+from modules.model.config import CELLS
 
 
 def recurrent_layer(cell: str, units: int, **kwargs) -> keras.layers.Layer:
     """A GRU or LSTM layer that returns its whole sequence and its final state."""
-    layer_class = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[cell]
+    layer_class = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}.get(cell)
+    if layer_class is None:
+        raise ValueError(f"cell {cell!r} is not one of {CELLS}")
     return layer_class(
         units,
         return_sequences=True,

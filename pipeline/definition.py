@@ -1,4 +1,7 @@
-"""`create_pipeline(config)`: the TFX pipeline definition, independent of any runner."""
+"""`create_pipeline(config)`: the TFX pipeline definition, independent of any runner.
+
+(Named `definition`, not `pipeline`, so that the runner files beside it, run as scripts,
+can import the `pipeline` package.)"""
 
 from __future__ import annotations
 
@@ -32,12 +35,20 @@ def _data_input(data_root: str) -> tuple[str, str]:
     return os.path.dirname(data_root) or ".", name
 
 
-def _settings(config: PipelineConfig, fields: tuple[str, ...], entry_module: str) -> dict:
-    """The `custom_config` of a step: only the fields it reads, and its code fingerprint."""
-    return {
-        **{field: getattr(config, field) for field in fields},
-        fingerprint.SETTING_NAME: fingerprint.code_fingerprint(entry_module),
-    }
+def _with_fingerprint(custom_config: dict, entry_module: str) -> dict:
+    """A step's `custom_config` (its own settings only) with the fingerprint of its code."""
+    return {**custom_config, fingerprint.SETTING_NAME: fingerprint.code_fingerprint(entry_module)}
+
+
+def trainer_config(config: PipelineConfig) -> trainer_module.TrainerConfig:
+    """The parts of `config` that the Trainer reads."""
+    return trainer_module.TrainerConfig(
+        model=config.model,
+        training=config.training,
+        decoding=config.decoding,
+        text=config.transform,
+        backup_root=os.path.join(config.pipeline_root, "trainer_backup"),
+    )
 
 
 def create_components(config: PipelineConfig) -> list:
@@ -46,14 +57,15 @@ def create_components(config: PipelineConfig) -> list:
     Each custom step gets only the settings it reads and a fingerprint of its code, so TFX
     re-runs exactly the steps whose code or settings changed (and those downstream).
     """
-    input_base, file_pattern = _data_input(config.data_root)
+    data = config.data
+    input_base, file_pattern = _data_input(data.data_root)
     example_gen = TsvExampleGen(
         input_base,
         file_pattern=file_pattern,
-        direction=config.direction,
-        split_buckets=config.split_buckets,
-        max_line_chars=config.max_line_chars,
-        max_rejected_fraction=config.max_rejected_fraction,
+        direction=data.direction,
+        split_buckets=data.split_buckets,
+        max_line_chars=data.max_line_chars,
+        max_rejected_fraction=data.max_rejected_fraction,
         code_fingerprint=fingerprint.code_fingerprint(example_gen_executor.__name__),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -67,7 +79,9 @@ def create_components(config: PipelineConfig) -> list:
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=TRANSFORM_FN,
-        custom_config=_settings(config, transform.CONFIG_FIELDS, transform.__name__),
+        custom_config=_with_fingerprint(
+            {transform.CUSTOM_CONFIG_KEY: config.transform.to_dict()}, transform.__name__
+        ),
         splits_config=tfx.proto.SplitsConfig(
             analyze=["train"], transform=["train", "eval", "test"]
         ),
@@ -77,7 +91,9 @@ def create_components(config: PipelineConfig) -> list:
         examples=transform_component.outputs["transformed_examples"],
         transform_graph=transform_component.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        custom_config=_settings(config, trainer_module.CONFIG_FIELDS, trainer_module.__name__),
+        custom_config=_with_fingerprint(
+            trainer_config(config).to_custom_config(), trainer_module.__name__
+        ),
     )
     latest_blessed_model = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -88,7 +104,7 @@ def create_components(config: PipelineConfig) -> list:
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=latest_blessed_model.outputs["model"],
-        eval_config=create_eval_config(config),
+        eval_config=create_eval_config(config.evaluation),
         example_splits=["test"],
     )
     pusher = tfx.components.Pusher(
@@ -126,10 +142,10 @@ def create_pipeline(
             raise ValueError(f"until={until!r}: choose one of {ids}")
         components = components[: ids.index(until) + 1]
     return tfx.dsl.Pipeline(
-        pipeline_name=config.pipeline_name,
+        pipeline_name=config.runtime.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=components,
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_pipeline_args),
+        beam_pipeline_args=list(config.runtime.beam_pipeline_args),
     )

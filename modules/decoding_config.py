@@ -1,0 +1,27 @@
+"""`DecodingConfig`: the searches of the exported model (modules/decoding.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from modules.settings import Settings, setting
+
+SEARCHES = ("greedy", "sampling", "beam")
+# Searches that score BLEU reproducibly (sampling is random).
+EVALUATION_SEARCHES = ("greedy", "beam")
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodingConfig(Settings):
+    decoding: str = setting("greedy", "search of the serving_default signature", SEARCHES)
+    beam_width: int = setting(4, "hypotheses kept by beam search")
+    length_penalty: float = setting(0.6, "beam search's GNMT length penalty alpha (0: none)")
+    temperature: float = setting(1.0, "softmax temperature of the sampling search (> 0)")
+    eval_decoding: str = setting(
+        "greedy", "search used to score BLEU on the test split", EVALUATION_SEARCHES
+    )
+
+    def validate(self) -> None:
+        self.require_at_least(1, ("beam_width",))
+        self.require_at_least(0, ("length_penalty",))
+        self.require_positive(("temperature",))

@@ -1,0 +1,72 @@
+"""What every part's config is made of: described fields, errors that name the field, JSON.
+
+Each part of the pipeline keeps a small frozen dataclass of its settings beside its code
+(`modules/model/config.py`, `modules/training_config.py`, ...), built from `Settings` and
+`setting()`; `pipeline/config.py` composes them. These files import no TensorFlow, so that
+`nmt-pipeline --help` and configuration errors are instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message says which field and what to change."""
+
+
+def setting(default, help_text: str, choices: tuple[str, ...] = ()):
+    """A config field with its `--help` text and, for a fixed set of values, the choices."""
+    return dataclasses.field(default=default, metadata={"help": help_text, "choices": choices})
+
+
+def choices_of(settings_class: type, name: str) -> tuple[str, ...]:
+    """The allowed values of field `name` of a settings dataclass; () if any value goes."""
+    return next(f for f in dataclasses.fields(settings_class) if f.name == name).metadata["choices"]
+
+
+class Settings:
+    """Base of a part's frozen settings dataclass: checks the choices, then `validate()`."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value, choices = getattr(self, field.name), field.metadata["choices"]
+            if choices and value not in choices:
+                raise ConfigError(f"{field.name}={value!r}: choose one of {choices}")
+        self.validate()
+
+    def validate(self) -> None:
+        """Raises ConfigError for values the part cannot use (the choices are checked)."""
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """The settings in `values` (a subset of the fields; JSON lists become tuples)."""
+        unknown = sorted(set(values) - set(cls.field_names()))
+        if unknown:
+            raise ConfigError(
+                f"unknown config field(s) {unknown}; known fields are {sorted(cls.field_names())}"
+            )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    # Checks shared by the parts' `validate()`; each message names the field.
+    def require_at_least(self, minimum, names: Iterable[str]) -> None:
+        for name in names:
+            if getattr(self, name) < minimum:
+                more = "0 or more" if minimum == 0 else f"at least {minimum}"
+                raise ConfigError(f"{name}={getattr(self, name)}: must be {more}")
+
+    def require_positive(self, names: Iterable[str]) -> None:
+        for name in names:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be greater than 0")

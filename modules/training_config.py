@@ -1,0 +1,30 @@
+"""`TrainingConfig`: how the Trainer (modules/trainer.py) fits the model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from modules.settings import Settings, setting
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig(Settings):
+    epochs: int = setting(20, "training epochs (0 exports an untrained model)")
+    steps_per_epoch: int = setting(0, "batches per epoch; 0 means one pass over the train split")
+    batch_size: int = setting(64, "sentences per global batch, split over all replicas")
+    learning_rate: float = setting(1e-3, "learning rate of the Adam optimizer")
+    early_stopping_patience: int = setting(
+        3, "stop after this many epochs without a better eval loss (0: never)"
+    )
+    # "mixed_bfloat16" computes in bfloat16 with float32 weights: 1.7x faster training at
+    # the tutorial's sizes on a CPU with AMX (benchmarks/); "float32" is exact.
+    precision: str = setting(
+        "float32", "compute precision; mixed_bfloat16 keeps float32 weights", PRECISIONS
+    )
+
+    def validate(self) -> None:
+        self.require_at_least(1, ("batch_size",))
+        self.require_at_least(0, ("epochs", "steps_per_epoch", "early_stopping_patience"))
+        self.require_positive(("learning_rate",))
