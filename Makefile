@@ -5,11 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INSTALL_LOG := $(VENV)/install.log
 PYTHON ?= $(shell command -v python3.10 2>/dev/null || echo python3)
-export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 1
 export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test test-fast lint format clean
 
 setup: $(STAMP)
 
@@ -30,6 +29,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tests only (no pipeline, Beam job, training loop or worker process).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,15 +1,34 @@
-"""Shared fixtures. TF_USE_LEGACY_KERAS must be set before TensorFlow is imported."""
+"""Shared fixtures, and the `slow` marker (the process environment is set by
+tests/__init__.py).
+
+`make test` runs every test; `make test-fast` only the unit tests, those not marked `slow`.
+A test is marked `slow` here, never by hand: when it needs the session's pipeline run, or
+when its module runs real pipelines, Beam jobs, training loops or worker processes.
+"""
 
 import os
+from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
 SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "data" / "spa-eng" / "spa-sample.txt"
+SLOW_FIXTURES = {"tiny_pipeline_run"}  # and every fixture built on it
+SLOW_MODULES = {
+    "test_benchmarks",  # benchmark smoke runs: training, SavedModel decoding
+    "test_distributed",  # training in 2 replicas and in 2 worker processes
+    "test_faults",  # five pipeline runs on a copy of the code
+    "test_model",  # models trained until they overfit a batch
+    "test_tsv_example_gen",  # the real executor on the Beam DirectRunner
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
