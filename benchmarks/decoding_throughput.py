@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> None:
             return model.encode(ids, training=False)
 
         def step(tokens, context):
-            encoder_outputs, mask, state = context
-            logits, _, state = model.decoder.step(tokens, encoder_outputs, mask, state)
-            return logits, (encoder_outputs, mask, state)
+            memory, state = context
+            logits, _, state = model.decoder.step(tokens, memory, state)
+            return logits, (memory, state)
 
         return eager_greedy_translate(
             step, encode, source_ids, config.transform.max_target_tokens, text.END_ID

@@ -131,7 +131,7 @@ def _restrict_special_tokens(log_probs, finished):
     return tf.where(finished[:, :, tf.newaxis], pad_only, log_probs + forbidden)
 
 
-StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, list], tuple[tf.Tensor, tf.Tensor, list]]
+StepFn = Callable[[tf.Tensor, object, list], tuple[tf.Tensor, tf.Tensor, list]]
 
 
 class _LoopState(NamedTuple):
@@ -162,7 +162,7 @@ class _LoopState(NamedTuple):
 
 def decode(
     step_fn: StepFn,
-    encoder_outputs: tf.Tensor,
+    memory,
     source_mask: tf.Tensor,
     decoder_state: list,
     max_lengths: tf.Tensor,
@@ -170,16 +170,16 @@ def decode(
 ) -> Hypotheses:
     """Runs `search` from `[START]` until every hypothesis is finished.
 
-    step_fn(token_ids [n], encoder_outputs [n, src_len, units], source_mask [n, src_len],
-    decoder_state) -> (logits [n, vocab], attention [n, src_len], decoder_state).
-    encoder_outputs [batch, src_len, units], source_mask [batch, src_len], decoder_state:
-    list of [batch, units]; max_lengths [batch] int32 bounds each sentence's output.
+    step_fn(token_ids [n], memory, decoder_state) -> (logits [n, vocab], attention
+    [n, src_len], decoder_state). memory: what the decoder reads of each sentence, set up
+    once (e.g. `AttentionMemory`), a nest of [batch, ...] tensors that `decode` repeats for
+    each hypothesis; source_mask [batch, src_len] sizes the attention history;
+    decoder_state: list of [batch, units]; max_lengths [batch] int32 bounds each output.
     """
     width = search.width
-    batch = tf.shape(encoder_outputs)[0]
-    src_len = tf.shape(encoder_outputs)[1]
-    encoder_outputs = tile_hypotheses(encoder_outputs, width)
-    source_mask = tile_hypotheses(source_mask, width)
+    batch = tf.shape(source_mask)[0]
+    src_len = tf.shape(source_mask)[1]
+    memory = tf.nest.map_structure(lambda tensor: tile_hypotheses(tensor, width), memory)
     max_lengths = tf.cast(max_lengths, tf.int32)
 
     def unflatten(tensor):
@@ -194,9 +194,7 @@ def decode(
         )
 
     def body(state: _LoopState) -> tuple[_LoopState]:
-        logits, weights, decoder_state = step_fn(
-            state.tokens, encoder_outputs, source_mask, state.decoder_state
-        )
+        logits, weights, decoder_state = step_fn(state.tokens, memory, state.decoder_state)
         log_probs = unflatten(tf.nn.log_softmax(tf.cast(logits, tf.float32)))
         log_probs = _restrict_special_tokens(log_probs, state.finished)
         new_tokens, parents, scores = search.select(

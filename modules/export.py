@@ -93,14 +93,14 @@ class Translator(tf.Module):
         return source_ids(self.tft_layer, sentences)
 
     def search(self, source_ids, search: decoding.Search) -> decoding.Hypotheses:
-        encoder_outputs, source_mask, state = self.model.encode(source_ids, training=False)
-        source_lengths = tf.reduce_sum(tf.cast(source_mask, tf.int32), axis=1)
+        memory, state = self.model.encode(source_ids, training=False)
+        source_lengths = tf.reduce_sum(tf.cast(memory.mask, tf.int32), axis=1)
         max_lengths = tf.minimum(
             MAX_OUTPUT_RATIO * source_lengths + MAX_OUTPUT_OFFSET,
             self._text_config.max_target_tokens,
         )
         return decoding.decode(
-            self.model.decoder.step, encoder_outputs, source_mask, state, max_lengths, search
+            self.model.decoder.step, memory, memory.mask, state, max_lengths, search
         )
 
     def output_words(self, hypotheses: decoding.Hypotheses) -> tf.RaggedTensor:

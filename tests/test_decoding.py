@@ -18,7 +18,7 @@ NEXT = {
 }
 
 
-def toy_step(token_ids, encoder_outputs, source_mask, state):
+def toy_step(token_ids, encoder_outputs, state):
     table = np.full((VOCAB, VOCAB), 1e-9, np.float32)
     for last, nexts in NEXT.items():
         for token, p in nexts.items():
@@ -96,10 +96,9 @@ def random_model():
 
 
 def _decode(model, source_ids, search):
-    outputs, mask, state = model.encode(source_ids)
-    return decoding.decode(
-        model.decoder.step, outputs, mask, state, tf.fill([source_ids.shape[0]], 10), search
-    )
+    memory, state = model.encode(source_ids)
+    max_lengths = tf.fill([source_ids.shape[0]], 10)
+    return decoding.decode(model.decoder.step, memory, memory.mask, state, max_lengths, search)
 
 
 def test_beam_search_with_width_one_equals_greedy(random_model):
@@ -120,3 +119,26 @@ def test_outputs_never_hold_pad_unk_or_start_before_end(random_model):
         rows = hyps.attention.numpy()
         for weights, length in zip(rows, hyps.lengths.numpy(), strict=True):
             np.testing.assert_allclose(weights[:length].sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"attention": "bahdanau"},
+        {"attention": "luong_general", "cell": "lstm"},
+        {"attention": "luong_dot", "bidirectional": True},
+    ],
+)
+def test_steps_over_the_memory_set_up_once_give_the_teacher_forced_outputs(options):
+    """The search's path (attention keys computed once per sentence, one token per step)
+    and training's path (the whole target at once) give the same logits and weights."""
+    tf.keras.utils.set_random_seed(4)
+    model = Seq2Seq(30, 30, embedding_dim=8, units=16, **options)
+    source_ids = tf.constant(np.random.default_rng(1).integers(4, 30, size=(6, 7)))
+    target_in = source_ids[:, :5]
+    memory, state = model.encode(source_ids)
+    full_logits, full_weights, _ = model.decoder(target_in, memory, state, training=False)
+    for position in range(target_in.shape[1]):
+        logits, weights, state = model.decoder.step(target_in[:, position], memory, state)
+        np.testing.assert_allclose(logits, full_logits[:, position], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(weights, full_weights[:, position], rtol=1e-5, atol=1e-6)

@@ -14,10 +14,10 @@ from tests.helpers import toy_batch
 
 
 def greedy_words(model, source_ids):
-    encoder_outputs, mask, state = model.encode(tf.constant(source_ids))
+    memory, state = model.encode(tf.constant(source_ids))
     max_lengths = tf.fill([source_ids.shape[0]], 12)
     hyps = decoding.decode(
-        model.decoder.step, encoder_outputs, mask, state, max_lengths, decoding.Greedy()
+        model.decoder.step, memory, memory.mask, state, max_lengths, decoding.Greedy()
     )
     return [
         row[: n - 1].tolist()

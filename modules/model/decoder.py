@@ -4,7 +4,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from modules import text
-from modules.model.attention import Attention
+from modules.model.attention import Attention, AttentionMemory
 from modules.model.encoder import recurrent_layer
 
 
@@ -35,7 +35,12 @@ class Decoder(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(dropout)
         self.output_layer = keras.layers.Dense(vocab_size)
 
-    def call(self, target_in, encoder_outputs, source_mask, state, training=None):
+    def memory(self, encoder_outputs, source_mask) -> AttentionMemory:
+        """What the decoder attends to, once per sentence: encoder_outputs [batch, src_len,
+        units] and source_mask [batch, src_len] with their attention keys."""
+        return self.attention.memory(encoder_outputs, source_mask)
+
+    def call(self, target_in, memory: AttentionMemory, state, training=None):
         """Teacher-forced pass over a whole sequence, no per-token loop.
 
         target_in [batch, tgt_len] -> (logits [batch, tgt_len, vocab],
@@ -45,14 +50,12 @@ class Decoder(keras.layers.Layer):
         outputs, *state = self.rnn(
             embedded, initial_state=state, mask=target_in != text.PAD_ID, training=training
         )
-        context, weights = self.attention(outputs, encoder_outputs, source_mask)
+        context, weights = self.attention(outputs, memory)
         attention_vector = self.attention_vector(tf.concat([context, outputs], axis=-1))
         logits = self.output_layer(self.dropout(attention_vector, training=training))
         return logits, weights, state
 
-    def step(self, token_ids, encoder_outputs, source_mask, state):
+    def step(self, token_ids, memory: AttentionMemory, state):
         """One decoding step: token_ids [n] -> (logits [n, vocab], weights [n, src_len], state)."""
-        logits, weights, state = self(
-            token_ids[:, tf.newaxis], encoder_outputs, source_mask, state, training=False
-        )
+        logits, weights, state = self(token_ids[:, tf.newaxis], memory, state, training=False)
         return logits[:, 0], weights[:, 0], state

@@ -6,6 +6,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from modules import text
+from modules.model.attention import AttentionMemory
 from modules.model.decoder import Decoder
 from modules.model.encoder import Encoder
 
@@ -73,16 +74,15 @@ class Seq2Seq(keras.Model):
         self.examples_seen = keras.metrics.Sum(name="examples_seen")
         self.target_tokens_seen = keras.metrics.Sum(name="target_tokens_seen")
 
-    def encode(self, source_ids, training=None):
-        """source_ids [batch, src_len] -> (outputs [batch, src_len, units], mask, state)."""
+    def encode(self, source_ids, training=None) -> tuple[AttentionMemory, list]:
+        """source_ids [batch, src_len] -> (the decoder's memory of the sentence, with its
+        attention keys computed once; the decoder's initial state, each [batch, units])."""
         outputs, state = self.encoder(source_ids, training=training)
-        return outputs, source_ids != text.PAD_ID, state
+        return self.decoder.memory(outputs, source_ids != text.PAD_ID), state
 
     def call(self, inputs, training=None):
-        encoder_outputs, source_mask, state = self.encode(inputs["source_ids"], training)
-        logits, _, _ = self.decoder(
-            inputs["target_in"], encoder_outputs, source_mask, state, training=training
-        )
+        memory, state = self.encode(inputs["source_ids"], training)
+        logits, _, _ = self.decoder(inputs["target_in"], memory, state, training=training)
         return logits
 
     @property
