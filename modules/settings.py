@@ -21,11 +21,6 @@ def setting(default, help_text: str, choices: tuple[str, ...] = ()):
     return dataclasses.field(default=default, metadata={"help": help_text, "choices": choices})
 
 
-def choices_of(settings_class: type, name: str) -> tuple[str, ...]:
-    """The allowed values of field `name` of a settings dataclass; () if any value goes."""
-    return next(f for f in dataclasses.fields(settings_class) if f.name == name).metadata["choices"]
-
-
 class Settings:
     """Base of a part's frozen settings dataclass: checks the choices, then `validate()`."""
 

@@ -84,14 +84,6 @@ class DataConfig(Settings):
                 f"max_rejected_fraction={self.max_rejected_fraction}: must be in [0, 1]"
             )
 
-    @property
-    def source_language(self) -> str:
-        return self.direction.split("-")[0]
-
-    @property
-    def target_language(self) -> str:
-        return self.direction.split("-")[1]
-
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig(Settings):
@@ -167,7 +159,9 @@ class PipelineConfig:
         changes: dict[str, dict] = {}
         for name, value in values.items():
             if name not in FIELD_SECTIONS:
-                raise ConfigError(f"unknown config field {name!r}; known fields are {FIELDS}")
+                raise ConfigError(
+                    f"unknown config field {name!r}; known fields are {list(FIELD_SECTIONS)}"
+                )
             changes.setdefault(FIELD_SECTIONS[name], {})[name] = value
         return dataclasses.replace(
             self,
@@ -277,4 +271,3 @@ def _field_sections() -> dict[str, str]:
 
 
 FIELD_SECTIONS = _field_sections()
-FIELDS = tuple(FIELD_SECTIONS)
