@@ -1,13 +1,14 @@
-"""TFMA metrics for translation: corpus BLEU (sacreBLEU) and token-weighted loss.
+"""TFMA metrics for translation: sacreBLEU's BLEU and chrF, and token-weighted loss.
 
-Both read the outputs of the model's `evaluate` signature (`translation`, `loss`,
+They read the outputs of the model's `evaluate` signature (`translation`, `loss`,
 `target_tokens`) and the raw `target` sentence as label.
 
-BLEU is sacreBLEU's corpus BLEU of the detokenised model output against the raw reference
-sentence (one reference per source), with sacreBLEU's default `13a` tokenizer and
-`lowercase=True`: the model writes lower-cased text, so case is not scored. Scores are on
-sacreBLEU's 0-100 scale. The combiner gathers the sentences of its slice and calls
-sacreBLEU once, so the score is exactly `sacrebleu.corpus_bleu(hyps, [refs], lowercase=True)`.
+Scores are the field's standard, on sacreBLEU's 0-100 scale: the detokenised model output
+against the raw reference sentence (one reference per source), `bleu` with sacreBLEU's
+default signature (cased, `13a` tokenizer), `bleu_lowercase` the same lower-cased, and
+`chrf` sacreBLEU's default chrF. The combiner gathers the sentences of its slice and calls
+sacreBLEU once, so `bleu` is exactly `sacrebleu.corpus_bleu(hypotheses, [references])`.
+`SIGNATURES` says so in sacreBLEU's own words, for reports.
 """
 
 from __future__ import annotations
@@ -24,8 +25,26 @@ from tensorflow_model_analysis.metrics import metric_types, metric_util
 from modules import signatures
 
 BLEU = "bleu"
+BLEU_LOWERCASE = "bleu_lowercase"
+CHRF = "chrf"
 LOSS = "token_loss"
 PERPLEXITY = "perplexity"
+
+_SCORERS = {
+    BLEU: sacrebleu.BLEU(),
+    BLEU_LOWERCASE: sacrebleu.BLEU(lowercase=True),
+    CHRF: sacrebleu.CHRF(),
+}
+
+
+def _signature(name: str) -> str:
+    # A scorer's signature is complete once it has scored something.
+    scorer = _SCORERS[name]
+    scorer.corpus_score(["a"], [["a"]])
+    return str(scorer.get_signature())
+
+
+SIGNATURES = {name: _signature(name) for name in _SCORERS}
 
 
 def _strings(values) -> list[str]:
@@ -35,20 +54,24 @@ def _strings(values) -> list[str]:
     ]
 
 
-def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:
-    """The BLEU this module reports, for any list of sentence pairs."""
-    return float(sacrebleu.corpus_bleu(hypotheses, [references], lowercase=True).score)
+def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """{`bleu`, `bleu_lowercase`, `chrf`} of any list of sentence pairs."""
+    return {
+        name: float(scorer.corpus_score(hypotheses, [references]).score)
+        for name, scorer in _SCORERS.items()
+    }
 
 
 def sentence_bleu(hypothesis: str, reference: str) -> float:
-    return float(sacrebleu.sentence_bleu(hypothesis, [reference], lowercase=True).score)
+    """Cased sentence BLEU (sacreBLEU's smoothed default), for ranking single translations."""
+    return float(sacrebleu.sentence_bleu(hypothesis, [reference]).score)
 
 
-class _BleuCombiner(beam.CombineFn):
+class _ScoresCombiner(beam.CombineFn):
     """Gathers (hypothesis, reference) pairs, then scores them with sacreBLEU once."""
 
-    def __init__(self, key: metric_types.MetricKey, model_name: str):
-        self._key = key
+    def __init__(self, keys: dict[str, metric_types.MetricKey], model_name: str):
+        self._keys = keys
         self._model_name = model_name
 
     def create_accumulator(self):
@@ -73,21 +96,30 @@ class _BleuCombiner(beam.CombineFn):
         return hypotheses, references
 
     def extract_output(self, accumulator):
-        hypotheses, references = accumulator
-        return {self._key: corpus_bleu(hypotheses, references)}
+        scores = corpus_scores(*accumulator)
+        return {key: scores[name] for name, key in self._keys.items()}
 
 
-def _bleu_computations(name: str, model_name: str = "", output_name: str = ""):
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name)
+def _score_computations(name: str, model_name: str = "", output_name: str = ""):
+    keys = {
+        score: metric_types.MetricKey(
+            name=name if score == BLEU else score, model_name=model_name, output_name=output_name
+        )
+        for score in _SCORERS
+    }
     return [
         metric_types.MetricComputation(
-            keys=[key], preprocessors=None, combiner=_BleuCombiner(key, model_name)
+            keys=list(keys.values()),
+            preprocessors=None,
+            combiner=_ScoresCombiner(keys, model_name),
         )
     ]
 
 
-class CorpusBleu(tfma.metrics.Metric):
-    """Corpus BLEU of the `translation` output against the raw `target` (see module doc).
+class CorpusScores(tfma.metrics.Metric):
+    """Corpus `bleu` (named `name`), `bleu_lowercase` and `chrf` of the `translation`
+    output against the raw `target` (see the module doc). A threshold on this metric
+    applies to `bleu`.
 
     `code_fingerprint` is not used in the computation: the pipeline sets it to a digest of
     this module, so that the EvalConfig, and with it TFX's cache key of the Evaluator,
@@ -96,7 +128,7 @@ class CorpusBleu(tfma.metrics.Metric):
 
     def __init__(self, name: str = BLEU, code_fingerprint: str = ""):
         del code_fingerprint  # part of the EvalConfig only
-        super().__init__(metric_util.merge_per_key_computations(_bleu_computations), name=name)
+        super().__init__(metric_util.merge_per_key_computations(_score_computations), name=name)
 
 
 @dataclasses.dataclass
@@ -155,5 +187,5 @@ class TokenLoss(tfma.metrics.Metric):
         super().__init__(metric_util.merge_per_key_computations(_loss_computations), name=name)
 
 
-metric_types.register_metric(CorpusBleu)
+metric_types.register_metric(CorpusScores)
 metric_types.register_metric(TokenLoss)

@@ -1,4 +1,5 @@
-"""The TFMA EvalConfig: BLEU and loss overall and by source length, and the blessing rules."""
+"""The TFMA EvalConfig: BLEU, chrF and loss overall and by source length, and the blessing
+rules (on the cased BLEU)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def create_eval_config(config: EvaluationConfig) -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(
-                        class_name=metrics.CorpusBleu.__name__,
+                        class_name=metrics.CorpusScores.__name__,
                         module=METRICS_MODULE,
                         config=json.dumps(
                             {fingerprint.SETTING_NAME: fingerprint.code_fingerprint(METRICS_MODULE)}

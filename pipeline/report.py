@@ -1,8 +1,9 @@
 """`nmt-pipeline report`: one self-contained HTML page about the latest evaluated model.
 
-BLEU and loss overall and per source-length slice, BLEU over all pipeline runs (from ML
-Metadata), the worst and best test translations by sentence BLEU beside their references,
-and attention heat-maps. Images are embedded as data URIs: the file opens offline.
+BLEU, chrF and loss overall and per source-length slice (with sacreBLEU's signatures), BLEU
+over all pipeline runs (from ML Metadata), the worst and best test translations by sentence
+BLEU beside their references, and attention heat-maps over the model's tokens. Images are
+embedded as data URIs: the file opens offline.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from pipeline.config import PipelineConfig  # noqa: E402
 SAMPLE_SENTENCES = 200
 SHOWN_TRANSLATIONS = 5
 HEATMAPS = 3
-_METRIC_COLUMNS = ("bleu", "token_loss", "perplexity", "example_count")
+_METRIC_COLUMNS = (
+    metrics.BLEU,
+    metrics.BLEU_LOWERCASE,
+    metrics.CHRF,
+    metrics.LOSS,
+    metrics.PERPLEXITY,
+    "example_count",
+)
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
@@ -85,7 +93,7 @@ def _metrics_section(table: dict[str, dict[str, float]]) -> str:
         for name in table
     ]
     return (
-        '<h2>BLEU and loss by slice</h2><div id="bleu-table">'
+        '<h2>BLEU, chrF and loss by slice</h2><div id="bleu-table">'
         + _table(["slice", *_METRIC_COLUMNS], rows)
         + "</div>"
     )
@@ -96,7 +104,7 @@ def _history_section(history: list[outputs.Evaluation]) -> str:
     for evaluation in history:
         overall = results.overall_metrics(evaluation.evaluation_uri)
         when = datetime.datetime.fromtimestamp(evaluation.time_ms / 1000)
-        points.append((when, overall.get("bleu", float("nan")), evaluation.blessed))
+        points.append((when, overall.get(metrics.BLEU, float("nan")), evaluation.blessed))
     figure, axes = plt.subplots(figsize=(7, 3))
     axes.plot([p[0] for p in points], [p[1] for p in points], "-", color="#888")
     for when, bleu, blessed in points:
@@ -208,8 +216,11 @@ def build_report(config: PipelineConfig) -> str:
         f"<b>{html.escape(config.decoding.eval_decoding)}</b>; latest model {verdict} "
         f"(BLEU floor {blessing.bleu_floor}, allowed regression "
         f"{blessing.max_bleu_regression}).</p>"
-        "<p>BLEU: sacreBLEU corpus BLEU (13a tokenizer, lower-cased) of the model's output "
-        "against the raw reference sentences of the test split.</p>"
+        "<p>Scores: sacreBLEU's corpus BLEU and chrF of the model's output against the raw "
+        "reference sentences of the test split; <code>bleu</code> is cased (sacreBLEU's "
+        "default), <code>bleu_lowercase</code> ignores case. Signatures: BLEU "
+        f"<code>{html.escape(metrics.SIGNATURES[metrics.BLEU])}</code>, chrF "
+        f"<code>{html.escape(metrics.SIGNATURES[metrics.CHRF])}</code>.</p>"
     )
     body = (
         f"<h1>Translation model report: {html.escape(config.runtime.pipeline_name)}</h1>"

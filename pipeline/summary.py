@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from modules import metrics
 from pipeline import outputs, results
 from pipeline.config import PipelineConfig
 
@@ -41,9 +42,18 @@ def _evaluator_figures(component: outputs.ComponentOutputs) -> str:
     evaluation = outputs.latest_evaluation([component])
     overall = results.overall_metrics(evaluation.evaluation_uri)
     return (
-        f"test-split BLEU {overall.get('bleu', float('nan')):.2f} on "
-        f"{int(overall.get('example_count', 0)):,} sentences, "
+        f"test-split {_scores(overall)} on {int(overall.get('example_count', 0)):,} sentences, "
         + ("blessed" if evaluation.blessed else "not blessed")
+    )
+
+
+def _scores(overall: dict[str, float]) -> str:
+    def score(name):
+        return f"{overall.get(name, float('nan')):.2f}"
+
+    return (
+        f"BLEU {score(metrics.BLEU)} (lower-cased {score(metrics.BLEU_LOWERCASE)}), "
+        f"chrF {score(metrics.CHRF)}"
     )
 
 
@@ -81,9 +91,10 @@ def verdict(config: PipelineConfig) -> list[str]:
         return []
     overall = results.overall_metrics(latest.evaluation_uri)
     lines = [
-        f"Test-split BLEU {overall.get('bleu', float('nan')):.2f} "
-        f"(floor {config.evaluation.bleu_floor}): "
-        + ("model blessed and pushed" if latest.blessed else "model NOT blessed, not pushed")
+        f"Test-split {_scores(overall)}; BLEU floor {config.evaluation.bleu_floor}: "
+        + ("model blessed and pushed" if latest.blessed else "model NOT blessed, not pushed"),
+        f"  sacreBLEU signatures: BLEU {metrics.SIGNATURES[metrics.BLEU]}; "
+        f"chrF {metrics.SIGNATURES[metrics.CHRF]}",
     ]
     pusher = next((c for c in run if c.component == "Pusher"), None)
     pushed = outputs.pushed_model_uri(pusher) if pusher else None

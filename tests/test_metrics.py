@@ -35,28 +35,48 @@ def _computation(metric):
     return computation
 
 
-def test_bleu_equals_sacrebleu_corpus_bleu_on_the_same_sentences():
-    computation = _computation(metrics.CorpusBleu())
-    batches = [_inputs(HYPOTHESES[:1], REFERENCES[:1]), _inputs(HYPOTHESES[1:], REFERENCES[1:])]
-    (score,) = _run(computation.combiner, batches).values()
-    expected = sacrebleu.corpus_bleu(HYPOTHESES, [REFERENCES], lowercase=True).score
-    assert isinstance(score, float)
-    assert score == pytest.approx(expected)
-    assert 0 < score < 100
+def _scores(batches) -> dict[str, float]:
+    computation = _computation(metrics.CorpusScores())
+    return {key.name: value for key, value in _run(computation.combiner, batches).items()}
 
 
-def test_bleu_is_case_insensitive_and_100_for_exact_matches():
-    computation = _computation(metrics.CorpusBleu())
-    (score,) = _run(
-        computation.combiner, [_inputs(REFERENCES, [r.upper() for r in REFERENCES])]
-    ).values()
-    assert score == pytest.approx(100.0)
+def test_scores_equal_sacrebleus_defaults_on_the_same_sentences():
+    scores = _scores(
+        [_inputs(HYPOTHESES[:1], REFERENCES[:1]), _inputs(HYPOTHESES[1:], REFERENCES[1:])]
+    )
+    expected = {
+        metrics.BLEU: sacrebleu.corpus_bleu(HYPOTHESES, [REFERENCES]).score,
+        metrics.BLEU_LOWERCASE: sacrebleu.corpus_bleu(
+            HYPOTHESES, [REFERENCES], lowercase=True
+        ).score,
+        metrics.CHRF: sacrebleu.corpus_chrf(HYPOTHESES, [REFERENCES]).score,
+    }
+    assert scores == pytest.approx(expected)
+    assert all(isinstance(score, float) and 0 < score < 100 for score in scores.values())
+    # The hypotheses are lower-case: case costs the cased BLEU points.
+    assert scores[metrics.BLEU] < scores[metrics.BLEU_LOWERCASE]
 
 
-def test_bleu_key_names_the_model_for_baseline_comparisons():
-    computations = metrics.CorpusBleu().computations(model_names=["candidate", "baseline"])
+def test_cased_bleu_scores_case_and_lowercase_bleu_ignores_it():
+    scores = _scores([_inputs([r.upper() for r in REFERENCES], REFERENCES)])
+    assert scores[metrics.BLEU_LOWERCASE] == pytest.approx(100.0)
+    assert scores[metrics.BLEU] < 10.0
+    assert _scores([_inputs(REFERENCES, REFERENCES)])[metrics.BLEU] == pytest.approx(100.0)
+
+
+def test_signatures_are_sacrebleus_default_ones():
+    assert metrics.SIGNATURES[metrics.BLEU].startswith("nrefs:1|case:mixed|eff:no|tok:13a|")
+    assert "case:lc" in metrics.SIGNATURES[metrics.BLEU_LOWERCASE]
+    assert metrics.SIGNATURES[metrics.CHRF].startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|")
+
+
+def test_score_keys_name_the_model_for_baseline_comparisons():
+    computations = metrics.CorpusScores().computations(model_names=["candidate", "baseline"])
     assert {c.keys[0].model_name for c in computations} == {"candidate", "baseline"}
-    assert all(c.keys[0].name == metrics.BLEU for c in computations)
+    assert all(
+        {key.name for key in c.keys} == {metrics.BLEU, metrics.BLEU_LOWERCASE, metrics.CHRF}
+        for c in computations
+    )
 
 
 def test_token_loss_is_weighted_by_target_tokens_and_gives_perplexity():

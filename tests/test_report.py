@@ -40,8 +40,11 @@ def report_path(untrained_rerun, tmp_path_factory):
 
 def test_report_is_one_self_contained_file_with_every_section(report_path):
     page = report_path.read_text(encoding="utf-8")
-    for heading in ("BLEU and loss by slice", "History", "Sample translations", "Attention"):
+    for heading in ("BLEU, chrF and loss by slice", "History", "Sample translations", "Attention"):
         assert heading in page
+    for column in ("<th>bleu</th>", "<th>bleu_lowercase</th>", "<th>chrf</th>"):
+        assert column in page
+    assert "nrefs:1|case:mixed|eff:no|tok:13a|" in page  # sacreBLEU's signature
     assert "source_length_bucket=" in page
     assert page.count("not blessed") >= 1 and page.count(">blessed<") >= 1
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch: opens offline
