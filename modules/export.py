@@ -3,9 +3,9 @@
 The signatures and their keys are the contract in `modules/signatures.py`: translation
 by the configured search (`serving_default`) or a named one, the attention behind it,
 and, for the Evaluator, translation and loss of raw tf.Examples and their slice features.
-The Transform graph (standardisation + vocabulary) runs inside every signature. A sentence
-with no word left after standardisation (empty, blank, or only characters the tokenizer
-drops) translates to "".
+The Transform graph (normalisation, tokenizer, vocabulary) runs inside every signature and
+`modules/tokenizers.py` turns ids back into text. A sentence with no token (empty, blank,
+or, with the word tokenizer, only characters it drops) translates to "".
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import decoding, signatures, text, transform
+from modules import decoding, signatures, text, tokenizers
 from modules.decoding_config import DecodingConfig
 from modules.model.seq2seq import Seq2Seq, masked_token_losses
 from modules.transform_config import TransformConfig
 
-# Each sentence's output is at most `ratio * source words + offset` tokens long.
+# Each sentence's output is at most `ratio * source tokens + offset` tokens long.
 MAX_OUTPUT_RATIO = 2
 MAX_OUTPUT_OFFSET = 5
 _SENTENCES = tf.TensorSpec([None], tf.string, name=signatures.SENTENCES)
@@ -40,7 +40,7 @@ def source_length_bucket(sentences: tf.Tensor) -> tf.Tensor:
 
 
 def padded_ids(ids: tf.RaggedTensor) -> tf.Tensor:
-    """Word ids [batch, (len)] -> [batch, max(1, longest)], 0-padded.
+    """Token ids [batch, (len)] -> [batch, max(1, longest)], 0-padded.
 
     At least one (padding) step, so that a batch of empty sentences, or an empty batch,
     still runs through the encoder RNN, which cannot run zero steps.
@@ -51,7 +51,7 @@ def padded_ids(ids: tf.RaggedTensor) -> tf.Tensor:
 
 
 def source_ids(tft_layer, sentences: tf.Tensor) -> tf.Tensor:
-    """string [batch] -> int64 [batch, src_len] word ids, 0-padded, by the Transform graph's
+    """string [batch] -> int64 [batch, src_len] token ids, 0-padded, by the Transform graph's
     `tft_layer` (TFTransformOutput.transform_features_layer())."""
     features = tft_layer({signatures.SOURCE_FEATURE: tf.reshape(sentences, [-1, 1])})
     return padded_ids(features["source_ids"])
@@ -72,17 +72,7 @@ class Translator(tf.Module):
         self.model = model
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_feature_spec = tft_output.raw_feature_spec()
-        vocabulary = tft_output.vocabulary_file_by_name(transform.TARGET_VOCABULARY)
-        self.target_words = tf.lookup.StaticHashTable(
-            tf.lookup.TextFileInitializer(
-                vocabulary,
-                tf.int64,
-                tf.lookup.TextFileIndex.LINE_NUMBER,
-                tf.string,
-                tf.lookup.TextFileIndex.WHOLE_LINE,
-            ),
-            default_value=text.UNKNOWN_TOKEN,
-        )
+        self.output_text = tokenizers.output_text(tft_output, text_config)
         self._text_config = text_config
         self._decoding_config = decoding_config
 
@@ -103,16 +93,13 @@ class Translator(tf.Module):
             self.model.decoder.step, memory, memory.mask, state, max_lengths, search
         )
 
-    def output_words(self, hypotheses: decoding.Hypotheses) -> tf.RaggedTensor:
-        """Best hypotheses -> words [batch, (len)], special tokens dropped."""
-        ids = tf.cast(hypotheses.token_ids, tf.int64)
-        words = tf.ragged.boolean_mask(ids, ids >= len(text.SPECIAL_TOKENS))
-        return tf.ragged.map_flat_values(self.target_words.lookup, words)
-
     def translations(self, source_ids, hypotheses: decoding.Hypotheses) -> tf.Tensor:
-        """Sentences [batch]; "" where the source [batch, src_len] has no word at all."""
-        has_words = tf.reduce_any(source_ids != text.PAD_ID, axis=1)
-        return tf.where(has_words, text.detokenise(self.output_words(hypotheses)), "")
+        """Sentences [batch] of the best hypotheses, special tokens dropped; "" where the
+        source [batch, src_len] has no token at all."""
+        ids = tf.cast(hypotheses.token_ids, tf.int64)
+        ids = tf.ragged.boolean_mask(ids, ids >= len(text.SPECIAL_TOKENS))
+        has_tokens = tf.reduce_any(source_ids != text.PAD_ID, axis=1)
+        return tf.where(has_tokens, self.output_text.sentences(ids), "")
 
     def translate(self, sentences, search: decoding.Search):
         source_ids = self.source_ids(sentences)
@@ -124,7 +111,6 @@ class Translator(tf.Module):
         """What clients call: translations by each search, and the attention behind them."""
         default_search = self._search(self._decoding_config.decoding)
         max_source_tokens = self._text_config.max_source_tokens
-        keep_accents = self._text_config.keep_accents
 
         def translation_signature(search):
             @tf.function(input_signature=[_SENTENCES])
@@ -137,15 +123,15 @@ class Translator(tf.Module):
         @tf.function(input_signature=[_SENTENCES])
         def attention(sentences):
             translation, hypotheses = self.translate(sentences, default_search)
-            words = tf.strings.split(text.standardise(sentences, keep_accents))
+            tokens = self.output_text.source_tokens(sentences)
             steps = tf.reduce_max(tf.concat([hypotheses.lengths, [0]], axis=0))
             ids = tf.cast(hypotheses.token_ids[:, :steps], tf.int64)
             return {
                 signatures.TRANSLATION: translation,
-                signatures.SOURCE_TOKENS: words[:, :max_source_tokens].to_tensor(default_value=""),
-                signatures.OUTPUT_TOKENS: self.target_words.lookup(ids),
+                signatures.SOURCE_TOKENS: tokens[:, :max_source_tokens].to_tensor(default_value=""),
+                signatures.OUTPUT_TOKENS: self.output_text.target_tokens(ids),
                 signatures.ATTENTION_WEIGHTS: hypotheses.attention[:, :steps],
-                signatures.TRUNCATED: words.row_lengths() > max_source_tokens,
+                signatures.TRUNCATED: tokens.row_lengths() > max_source_tokens,
             }
 
         return {

@@ -5,12 +5,12 @@ report, `nmt-pipeline translate` and the benchmarks read it with them. No Tensor
 
   serving_default (the configured search), greedy, beam_search
       SENTENCES string[batch] -> TRANSLATION string[batch]; "" for a sentence with no
-      word left after standardisation
+      token (empty or blank)
   attention
       SENTENCES -> TRANSLATION, SOURCE_TOKENS string[batch, src_len] (padded with ""),
       OUTPUT_TOKENS string[batch, steps] (ending in [END] where the search finished),
       ATTENTION_WEIGHTS float32[batch, steps, src_len], TRUNCATED bool[batch] (the source
-      had more than max_source_tokens words and only those were translated)
+      had more than max_source_tokens tokens and only those were translated)
   evaluate
       EXAMPLES serialized raw tf.Examples [batch] -> TRANSLATION (search: eval_decoding),
       REFERENCE string[batch],

@@ -148,7 +148,7 @@ def synthetic_pipeline_config(root: Path, **overrides):
     settings = dict(
         data_root=str(corpus.parent),
         output_root=str(root / "outputs"),
-        vocab_size=40,
+        vocab_size=320,  # the most SentencePiece can learn from this corpus is 333
         max_source_tokens=12,
         max_target_tokens=12,
         embedding_dim=16,
@@ -193,3 +193,86 @@ def run_with_tfx_cli(config, work_dir: Path) -> None:
                 f"Report: {Path(config.runtime.output_root, 'report.html').resolve()}"
                 in done.stdout
             )
+
+
+# Written as people write: case, apostrophes, accents, inverted marks (Spanish, English).
+REAL_TEXT_PAIRS = [
+    ("Estoy aquí.", "I'm here."),
+    ("El coche de Tom es rojo.", "Tom's car is red."),
+    ("¿Qué hora es?", "What time is it?"),
+    ("No puedo vivir sin televisión.", "I can't live without a TV."),
+    ("¡Él está en el Café Ñandú!", "He's at the Ñandú Café!"),
+]
+
+
+def transform_in_memory(pairs, transform_config, output_dir: Path):
+    """Runs modules/transform.py's preprocessing_fn over (source, target) pairs with
+    tf.Transform on Beam's DirectRunner; writes the Transform output to `output_dir` and
+    returns it as a TFTransformOutput."""
+    import functools
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import metadata_io
+
+    from modules import signatures, transform
+
+    names = (signatures.SOURCE_FEATURE, signatures.TARGET_FEATURE)
+    rows = [
+        {name: np.array([value]) for name, value in zip(names, pair, strict=True)} for pair in pairs
+    ]
+    metadata = tft.DatasetMetadata.from_feature_spec(
+        {name: tf.io.FixedLenFeature([1], tf.string) for name in names}
+    )
+    preprocessing_fn = functools.partial(
+        transform.preprocessing_fn,
+        custom_config={transform.CUSTOM_CONFIG_KEY: transform_config.to_dict()},
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tft_beam.Context(temp_dir=tempfile.mkdtemp(dir=output_dir)):
+        transform_fn = (rows, metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(str(output_dir))
+    # The raw schema, which the exported model's `evaluate` signature parses with.
+    metadata_io.write_metadata(metadata, str(output_dir / tft.TFTransformOutput.RAW_METADATA_DIR))
+    return tft.TFTransformOutput(str(output_dir))
+
+
+def transformed_batch(tft_output, pairs):
+    """(source, target) pairs through the Transform graph -> one padded training batch:
+    ({"source_ids": [batch, src_len], "target_in": [batch, tgt_len]}, target_out)."""
+    import tensorflow as tf
+
+    from modules import signatures
+
+    features = tft_output.transform_features_layer()(
+        {
+            signatures.SOURCE_FEATURE: tf.constant([[source] for source, _ in pairs]),
+            signatures.TARGET_FEATURE: tf.constant([[target] for _, target in pairs]),
+        }
+    )
+    source_ids = features["source_ids"].to_tensor()
+    target_ids = features["target_ids"].to_tensor()
+    return {"source_ids": source_ids, "target_in": target_ids[:, :-1]}, target_ids[:, 1:]
+
+
+def translate_in_fresh_process(model_dir: Path, sentences: list[str]) -> dict:
+    """What tests/translate_in_fresh_process.py prints for `sentences`: a serving process
+    with no legacy-Keras switch and nothing of this project on its path."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "tests/translate_in_fresh_process.py", str(model_dir), *sentences],
+        cwd=PROJECT_ROOT,
+        env={k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "PYTHONPATH")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -14,6 +14,10 @@ from pipeline.config import SECTIONS, ConfigError, PipelineConfig
         ({"direction": "spa-fra"}, "one side English"),
         ({"direction": "spanish"}, "source-target"),
         ({"vocab_size": 0}, "vocab_size=0"),
+        ({"vocab_size": 0, "tokenizer": "word"}, "vocab_size=0"),
+        ({"vocab_size": 200}, "sentencepiece needs at least 261"),
+        ({"keep_accents": True}, "tokenizer=word only"),
+        ({"tokenizer": "bpe"}, "sentencepiece"),
         ({"split_buckets": (8, 0, 1)}, "three positive integers"),
         ({"max_target_tokens": 2}, "at least 3"),
         ({"max_rejected_fraction": 1.5}, r"\[0, 1\]"),
@@ -55,6 +59,8 @@ def test_every_config_field_is_a_cli_flag():
             "eng-spa",
             "--split-buckets",
             "6,2,2",
+            "--tokenizer",
+            "word",
             "--keep-accents",
             "true",
             "--vocab-size",
@@ -66,6 +72,7 @@ def test_every_config_field_is_a_cli_flag():
     assert config == PipelineConfig.with_fields(
         direction="eng-spa",
         split_buckets=(6, 2, 2),
+        tokenizer="word",
         keep_accents=True,
         vocab_size=800,
         beam_pipeline_args=("--direct_num_workers=2", "--experiments=a,b"),
@@ -153,7 +160,13 @@ def test_help_describes_every_setting_and_shows_defaults_that_can_be_typed_back(
         args = cli.build_parser().parse_args(["run", *shlex.split(shown)])
         assert getattr(args, field.name) == field.default, (flag, shown)
     choices = [field for field in fields if field.metadata["choices"]]
-    assert {field.name for field in choices} >= {"attention", "cell", "decoding", "precision"}
+    assert {field.name for field in choices} >= {
+        "attention",
+        "cell",
+        "decoding",
+        "precision",
+        "tokenizer",
+    }
     for field in choices:
         assert ", ".join(field.metadata["choices"]) in _help_of(
             cli.flag_name(field.name), help_text
@@ -163,6 +176,7 @@ def test_help_describes_every_setting_and_shows_defaults_that_can_be_typed_back(
 def test_config_flags_give_back_the_config():
     config = PipelineConfig.with_fields(
         split_buckets=(6, 2, 2),
+        tokenizer="word",
         keep_accents=True,
         dropout=0.25,
         beam_pipeline_args=("--direct_running_mode=in_memory", "--label=a b"),
