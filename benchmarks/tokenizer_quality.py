@@ -20,11 +20,10 @@ from benchmarks import common
 VARIANTS = {
     "word-5000": {"tokenizer": "word", "vocab_size": 5000},
     "sentencepiece-shared-8000": {"tokenizer": "sentencepiece", "vocab_size": 8000},
-    "sentencepiece-shared-4000": {"tokenizer": "sentencepiece", "vocab_size": 4000},
     "sentencepiece-shared-2000": {"tokenizer": "sentencepiece", "vocab_size": 2000},
-    "sentencepiece-separate-4000": {
+    "sentencepiece-separate-8000": {
         "tokenizer": "sentencepiece",
-        "vocab_size": 4000,
+        "vocab_size": 8000,
         "shared_vocabulary": False,
     },
 }

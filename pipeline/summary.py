@@ -31,7 +31,14 @@ def _transform_figures(component: outputs.ComponentOutputs) -> str:
         output.vocabulary_size_by_name(name)
         for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
     )
-    return f"vocabularies: {source:,} source and {target:,} target tokens"
+    source_model, target_model = (
+        output.vocabulary_file_by_name(name)
+        for name in (transform.SOURCE_MODEL, transform.TARGET_MODEL)
+    )
+    if source_model and source_model == target_model:
+        return f"one SentencePiece model for both languages: {source:,} pieces"
+    kind = "SentencePiece pieces" if source_model else "words"
+    return f"vocabularies: {source:,} source and {target:,} target {kind}"
 
 
 def _trainer_figures(component: outputs.ComponentOutputs) -> str:

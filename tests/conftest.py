@@ -49,7 +49,7 @@ def tiny_pipeline_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny_pipeline")
     config = synthetic_pipeline_config(
-        root, embedding_dim=32, units=64, epochs=25, learning_rate=0.01, bleu_floor=10.0
+        root, embedding_dim=32, units=64, epochs=40, learning_rate=0.01, bleu_floor=10.0
     )
     run_with_tfx_cli(config, root)
     return config, {c.component: c for c in outputs.latest_run(config)}

@@ -149,8 +149,9 @@ def synthetic_pipeline_config(root: Path, **overrides):
         data_root=str(corpus.parent),
         output_root=str(root / "outputs"),
         vocab_size=320,  # the most SentencePiece can learn from this corpus is 333
-        max_source_tokens=12,
-        max_target_tokens=12,
+        # SentencePiece spells these sentences in about 12 pieces (3 a word): keep them whole.
+        max_source_tokens=24,
+        max_target_tokens=24,
         embedding_dim=16,
         units=32,
         batch_size=16,

@@ -75,7 +75,7 @@ def test_transformed_examples_hold_the_pieces_of_the_raw_text(tiny_pipeline_run)
         # The synthetic sentences are short: nothing was cut, the ids spell the text exactly.
         for ids, raw in ((target_ids[1:-1], "target_text"), (example["source_ids"], "source_text")):
             ids = [int(i) for i in ids]
-            assert processor.decode(ids) == example[raw].numpy().reshape(-1)[0].decode()
+            assert processor.decode(ids) == np.asarray(example[raw]).reshape(-1)[0].decode()
             assert min(ids) >= len(text.SPECIAL_TOKENS)
         checked += 1
     assert checked > 5
