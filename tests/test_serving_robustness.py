@@ -80,12 +80,17 @@ def test_blank_input_translates_to_an_empty_string(serving_model, signature):
 
 def test_attention_signature_says_which_inputs_were_truncated(serving_model):
     config, model = serving_model
-    # "gato" is one or two pieces.
     limit = config.transform.max_source_tokens
-    sentences = [" ".join(["gato"] * (limit // 2)), " ".join(["gato"] * (limit + 1)), ""]
-    outputs = model.signatures["attention"](sentences=tf.constant(sentences))
+    attention = model.signatures["attention"]
+    one_word = attention(sentences=tf.constant(["gato"]))["source_tokens"]
+    pieces_per_word = int(tf.math.count_nonzero(one_word != ""))
+    words_that_fit = limit // pieces_per_word
+    sentences = [" ".join(["gato"] * words_that_fit), " ".join(["gato"] * (limit + 1)), ""]
+    outputs = attention(sentences=tf.constant(sentences))
     assert outputs["truncated"].numpy().tolist() == [False, True, False]
-    assert outputs["source_tokens"].shape[1] == config.transform.max_source_tokens
+    assert outputs["source_tokens"].shape[1] == limit
+    shown = tf.math.count_nonzero(outputs["source_tokens"] != "", axis=1).numpy().tolist()
+    assert shown == [words_that_fit * pieces_per_word, limit, 0]
 
 
 def test_a_batch_of_1000_matches_small_batches(serving_model):
