@@ -6,8 +6,9 @@ model), and the `sentencepiece` package trains a unigram model from it on one wo
 model file and its piece list (one piece per line, line number = id) become assets of the
 Transform output. The Transform graph tokenises with `tensorflow_text.SentencepieceTokenizer`,
 whose model is a graph *attribute*: the bytes are read when tf.Transform traces its final
-graph, in which analyzer outputs are constants (tensorflow-transform 1.16 behaviour, pinned
-and tested in tests/test_subwords.py). The exported model reads the same file.
+graph, in which analyzer outputs are constants (tensorflow-transform 1.16 behaviour, pinned,
+and guarded by Transform end to end in tests/test_real_text.py and the tiny pipeline's
+tests). The exported model reads the same file.
 
 Text is kept as written (case, accents, punctuation); `normalise` is the one rule applied
 before tokenising, in training and serving alike. Ids 0-3 are the special tokens of
@@ -225,7 +226,8 @@ def learn_model(
 
     `name` names the asset files; `sample_setting` is the setting an error tells to raise.
     """
-    model_path, pieces_path = tft.experimental.ptransform_analyzer(
+    # The piece list is an asset of the output all the same; transform.py names it.
+    model_path, _pieces_path = tft.experimental.ptransform_analyzer(
         inputs=sentences,
         ptransform=_LearnModel(name, vocab_size, sample_size, sample_setting),
         output_dtypes=[tf.string, tf.string],
@@ -233,5 +235,4 @@ def learn_model(
         output_asset_default_values=[b"", b""],
         name=f"{name}_sentencepiece",
     )
-    del pieces_path  # an asset of the output all the same: the caller annotates its name
     return SubwordModel(name, model_path)
