@@ -6,7 +6,7 @@ test-split scores the Evaluator computed (sacreBLEU's cased BLEU, lower-cased BL
 with their signatures), the Transform and Trainer wall times, and sample translations.
 Example (the README's figures):
 
-    python -m benchmarks.tokenizer_quality --epochs 1
+    python -m benchmarks.tokenizer_quality --epochs 2
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     base = cli.config_from_args(args)
 
+    settings = {"config": base.to_dict(), "variants": VARIANTS, "signatures": metrics.SIGNATURES}
     rows = []
     for name in args.variants:
         config = base.replace(
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
             f"chrF {rows[-1]['chrf']:.2f}",
             flush=True,
         )
+        # Saved after each variant: a stopped run keeps the variants it finished.
+        common.write_results(args.name, settings, rows, args.out)
     common.print_table(
         "Test-split scores and wall times",
         [{k: v for k, v in row.items() if k != "samples"} for row in rows],
@@ -117,8 +120,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{row['variant']}:")
         for source, translation in row["samples"].items():
             print(f"  {source}  ->  {translation}")
-    settings = {"config": base.to_dict(), "variants": VARIANTS, "signatures": metrics.SIGNATURES}
-    common.write_results(args.name, settings, rows, args.out)
 
 
 if __name__ == "__main__":
