@@ -55,7 +55,8 @@ def normalise(sentences: tf.Tensor) -> tf.Tensor:
 
 def training_options(vocab_size: int, rule_file: str) -> dict:
     """The `sentencepiece` trainer's options: unigram, text as given (already normalised),
-    byte fallback, and the special tokens at the ids `modules.text` reserves.
+    byte fallback, the special tokens at the ids `modules.text` reserves, and `vocab_size`
+    as an upper bound (as for the word vocabulary): text too small for it gives fewer pieces.
 
     `rule_file` holds the model's own normalisation rule: U+2581 -> space, which `normalise`
     has already done, so it changes nothing; it stands in for the "identity" rule, whose
@@ -64,6 +65,7 @@ def training_options(vocab_size: int, rule_file: str) -> dict:
     return dict(
         model_type="unigram",
         vocab_size=vocab_size,
+        hard_vocab_limit=False,
         character_coverage=CHARACTER_COVERAGE,
         byte_fallback=True,
         normalization_rule_tsv=rule_file,
@@ -90,11 +92,11 @@ def _rule_file() -> str:
     return path
 
 
-def train_model(sentences: list[str], vocab_size: int, sample_setting: str) -> bytes:
+def train_model(sentences: list[str], vocab_size: int) -> bytes:
     """A serialized unigram model learned from normalised `sentences`.
 
-    Raises ValueError naming the setting to change when there is no text to learn from or
-    too little for `vocab_size` pieces.
+    Raises ValueError naming what to change when there is no text to learn from or
+    `vocab_size` is too small for its characters.
     """
     import sentencepiece
 
@@ -113,20 +115,14 @@ def train_model(sentences: list[str], vocab_size: int, sample_setting: str) -> b
     except RuntimeError as error:
         raise ValueError(
             f"SentencePiece cannot learn vocab_size={vocab_size} pieces from "
-            f"{len(sentences):,} sampled sentences: {_advice(str(error), sample_setting)} "
+            f"{len(sentences):,} sampled sentences: {_advice(str(error))} "
             f"(sentencepiece: {error})"
         ) from error
     return model.getvalue()
 
 
-def _advice(error: str, sample_setting: str) -> str:
+def _advice(error: str) -> str:
     """What to change, from the `sentencepiece` trainer's message."""
-    too_high = re.search(r"Please set it to a value <= (\d+)", error)
-    if too_high:
-        return (
-            f"the text allows at most {too_high.group(1)}: lower vocab_size, or give it more "
-            f"text (raise {sample_setting}, or add data)"
-        )
     too_low = re.search(r"smaller than required_chars\. \d+ vs (\d+)", error)
     if too_low:
         return f"its characters and special pieces alone need {too_low.group(1)}: raise vocab_size"
@@ -148,16 +144,15 @@ def _sort_key(sentence: bytes) -> bytes:
 class _LearnModel(tft_beam.experimental.PTransformAnalyzer):
     """Batches of sentences -> paths of the learned model file and of its piece list."""
 
-    def __init__(self, name: str, vocab_size: int, sample_size: int, sample_setting: str):
+    def __init__(self, name: str, vocab_size: int, sample_size: int):
         super().__init__()
         self._name = name
         self._vocab_size = vocab_size
         self._sample_size = sample_size
-        self._sample_setting = sample_setting
 
     def _write(self, sample: list[bytes]) -> tuple[str, str]:
         sentences = sorted(sentence.decode("utf-8") for sentence in sample)
-        model = train_model(sentences, self._vocab_size, self._sample_setting)
+        model = train_model(sentences, self._vocab_size)
         directory = os.path.join(self.base_temp_dir, uuid.uuid4().hex)
         tf.io.gfile.makedirs(directory)
         model_path = os.path.join(directory, self._name + MODEL_SUFFIX)
@@ -220,16 +215,16 @@ def tokenizer_from_model(model: bytes) -> tf_text.SentencepieceTokenizer:
 
 
 def learn_model(
-    sentences: list[tf.Tensor], name: str, vocab_size: int, sample_size: int, sample_setting: str
+    sentences: list[tf.Tensor], name: str, vocab_size: int, sample_size: int
 ) -> SubwordModel:
     """Learns one model from the normalised string[batch] tensors `sentences` (analyzer).
 
-    `name` names the asset files; `sample_setting` is the setting an error tells to raise.
+    `name` names the asset files; at most `sample_size` sentences are learned from.
     """
     # The piece list is an asset of the output all the same; transform.py names it.
     model_path, _pieces_path = tft.experimental.ptransform_analyzer(
         inputs=sentences,
-        ptransform=_LearnModel(name, vocab_size, sample_size, sample_setting),
+        ptransform=_LearnModel(name, vocab_size, sample_size),
         output_dtypes=[tf.string, tf.string],
         output_shapes=[[], []],
         output_asset_default_values=[b"", b""],

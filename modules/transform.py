@@ -58,9 +58,7 @@ def subword_ids(source_text, target_text, config: TransformConfig):
     source, target = subwords.normalise(source_text), subwords.normalise(target_text)
 
     def learn(sentences, name):
-        return subwords.learn_model(
-            sentences, name, config.vocab_size, config.sentencepiece_sample, "sentencepiece_sample"
-        )
+        return subwords.learn_model(sentences, name, config.vocab_size, config.sentencepiece_sample)
 
     if config.shared_vocabulary:
         source_model = target_model = learn([source, target], "shared")

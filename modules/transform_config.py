@@ -22,8 +22,8 @@ class TransformConfig(Settings):
     )
     vocab_size: int = setting(
         8000,
-        "tokens per vocabulary, the 4 special tokens (and sentencepiece's 256 bytes) "
-        "included; the tutorial's word vocabulary has 5000",
+        "tokens per vocabulary at most (a small text gives fewer), the 4 special tokens "
+        "(and sentencepiece's 256 bytes) included; the tutorial's word vocabulary has 5000",
     )
     shared_vocabulary: bool = setting(
         True, "sentencepiece: one model and vocabulary for both languages (false: one each)"
