@@ -27,7 +27,7 @@ VARIANTS = {
         "shared_vocabulary": False,
     },
 }
-# Sentences a user might try first, and the first of the test split.
+# Sentences a user might try first, and TEST_SAMPLES spread over the sorted test split.
 SAMPLE_SOURCES = (
     "No puedo vivir sin televisión.",
     "¿Quieres darme una mano?",
@@ -53,14 +53,18 @@ def run_variant(config, name: str) -> dict:
     test_files = tf.io.gfile.glob(
         os.path.join(run["TsvExampleGen"].single_uri("examples"), "Split-test", "*")
     )
-    records = tf.data.TFRecordDataset(test_files, compression_type="GZIP").take(TEST_SAMPLES)
-    sources = list(SAMPLE_SOURCES) + [
+    records = tf.data.TFRecordDataset(test_files, compression_type="GZIP")
+    test_sources = sorted(
         tf.train.Example.FromString(record)
         .features.feature[signatures.SOURCE_FEATURE]
         .bytes_list.value[0]
         .decode()
         for record in records.as_numpy_iterator()
-    ]
+    )
+    # TEST_SAMPLES evenly spaced over the sorted test sources: the same for every variant,
+    # whatever order Beam wrote the shards in.
+    step = max(1, len(test_sources) // TEST_SAMPLES)
+    sources = list(SAMPLE_SOURCES) + test_sources[::step][:TEST_SAMPLES]
     translations = model.signatures[signatures.SERVING_DEFAULT](tf.constant(sources))
     return {
         "variant": name,
