@@ -55,7 +55,7 @@ def test_a_text_too_small_for_vocab_size_gives_fewer_pieces_and_still_tokenises(
     tft_output = transform_in_memory(FILLER, TEXT_CONFIG.replace(vocab_size=4000), tmp_path)
     pieces = tft_output.vocabulary_size_by_name(transform.TARGET_VOCABULARY)
     assert TEXT_CONFIG.vocab_size < pieces < 4000
-    inputs, target_out = transformed_batch(tft_output, REAL_TEXT_PAIRS)
+    _, target_out = transformed_batch(tft_output, REAL_TEXT_PAIRS)
     assert 0 < int(tf.reduce_max(target_out)) < pieces
 
 
