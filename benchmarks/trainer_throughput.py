@@ -68,9 +68,10 @@ def make_batches(lengths, vocab: int, batch: int, steps: int, seed: int = 0) -> 
     )
 
 
-def project_flops(e: int, u: int, v: int, s: int, t: int) -> float:
+def project_flops(e: int, u: int, v: int, s: int, t: int, real_t: float) -> float:
     """Training FLOPs per example of modules/model (GRU, Bahdanau, Luong attention vector):
-    3x the forward multiply-adds x 2, over padded lengths s (source) and t (target in)."""
+    3x the forward multiply-adds x 2, over padded lengths s (source) and t (target in), but
+    the output layer only over the real target tokens (real_t per example on average)."""
     gru = 2 * 3 * (e * u + u * u)
     forward = (
         s * gru  # encoder
@@ -79,7 +80,7 @@ def project_flops(e: int, u: int, v: int, s: int, t: int) -> float:
         + t * 2 * u * u  # attention queries
         + t * s * 2 * (2 * u)  # scores (v . tanh) and context
         + t * 2 * (2 * u) * u  # attention vector W_c [c; h]
-        + t * 2 * u * v  # output logits
+        + real_t * 2 * u * v  # output logits, padding skipped
     )
     return 3.0 * forward
 
@@ -180,7 +181,9 @@ def main(argv: list[str] | None = None) -> None:
                 step, flops, peak = tutorial_step(e, u, v), tutorial_flops(e, u, v, s, t), "float32"
             else:
                 step = project_step(e, u, v, policy)
-                flops, peak = project_flops(e, u, v, s, t), policy.removeprefix("mixed_")
+                real_t = batches.target_tokens_per_batch / b
+                flops = project_flops(e, u, v, s, t, real_t)
+                peak = policy.removeprefix("mixed_")
             seconds = time_steps(step, batches)
             examples_per_s = b / seconds
             baseline = baseline or examples_per_s

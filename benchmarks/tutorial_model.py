@@ -11,16 +11,21 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.model.encoder import recurrent_layer
-
 START_ID = 2  # the tutorial's '<start>' index; any fixed id works for timing
+
+
+def tutorial_gru(units: int) -> keras.layers.GRU:
+    """The tutorial's GRU: Keras' own layer, whole sequence and final state returned."""
+    return keras.layers.GRU(
+        units, return_sequences=True, return_state=True, recurrent_initializer="glorot_uniform"
+    )
 
 
 class Encoder(keras.Model):
     def __init__(self, vocab_size: int, embedding_dim: int, units: int):
         super().__init__()
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
-        self.gru = recurrent_layer("gru", units)  # the tutorial's GRU settings
+        self.gru = tutorial_gru(units)
 
     def call(self, x, hidden):
         """x [batch, src_len] -> (output [batch, src_len, units], state [batch, units])."""
@@ -45,7 +50,7 @@ class Decoder(keras.Model):
     def __init__(self, vocab_size: int, embedding_dim: int, units: int):
         super().__init__()
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
-        self.gru = recurrent_layer("gru", units)  # the tutorial's GRU settings
+        self.gru = tutorial_gru(units)
         self.fc = keras.layers.Dense(vocab_size)
         self.attention = BahdanauAttention(units)
 

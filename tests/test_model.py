@@ -57,6 +57,16 @@ def test_loss_ignores_padding():
     assert padded_loss == pytest.approx(loss, rel=1e-5)
 
 
+def test_training_logits_are_the_full_logits_at_the_real_target_tokens():
+    tf.keras.utils.set_random_seed(4)
+    inputs, target_out = toy_batch()
+    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+    targets, logits = model.targets_and_logits(inputs, target_out, training=False)
+    real = target_out != text.PAD_ID
+    np.testing.assert_array_equal(targets.numpy(), target_out[real])
+    np.testing.assert_allclose(logits.numpy(), model(inputs).numpy()[real], atol=1e-5)
+
+
 def test_bfloat16_model_keeps_float32_weights_and_overfits_one_batch():
     tf.keras.utils.set_random_seed(1)
     inputs, target_out = toy_batch()

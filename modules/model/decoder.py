@@ -3,9 +3,9 @@
 import tensorflow as tf
 import tf_keras as keras
 
-from modules import text
 from modules.model.attention import Attention, AttentionMemory
-from modules.model.encoder import recurrent_layer
+from modules.model.encoder import sequence_lengths
+from modules.model.recurrent import ProjectedRNN
 
 
 class Decoder(keras.layers.Layer):
@@ -28,8 +28,8 @@ class Decoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True)
-        self.rnn = recurrent_layer(cell, units)
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
+        self.rnn = ProjectedRNN(cell, units)
         self.attention = Attention(units, attention)
         self.attention_vector = keras.layers.Dense(units, activation="tanh", use_bias=False)
         self.dropout = keras.layers.Dropout(dropout)
@@ -46,14 +46,22 @@ class Decoder(keras.layers.Layer):
         target_in [batch, tgt_len] -> (logits [batch, tgt_len, vocab],
         attention weights [batch, tgt_len, src_len], new state).
         """
+        vectors, weights, state = self.attention_vectors(target_in, memory, state, training)
+        return self.logits(vectors, training), weights, state
+
+    def attention_vectors(self, target_in, memory: AttentionMemory, state, training=None):
+        """What `call` computes before the output layer: target_in [batch, tgt_len] ->
+        (attention vectors [batch, tgt_len, units], weights [batch, tgt_len, src_len],
+        new state). The vectors at padded positions are undefined."""
         embedded = self.dropout(self.embedding(target_in), training=training)
-        outputs, *state = self.rnn(
-            embedded, initial_state=state, mask=target_in != text.PAD_ID, training=training
-        )
+        outputs, state = self.rnn(embedded, sequence_lengths(target_in), initial_state=state)
         context, weights = self.attention(outputs, memory)
-        attention_vector = self.attention_vector(tf.concat([context, outputs], axis=-1))
-        logits = self.output_layer(self.dropout(attention_vector, training=training))
-        return logits, weights, state
+        vectors = self.attention_vector(tf.concat([context, outputs], axis=-1))
+        return vectors, weights, state
+
+    def logits(self, attention_vectors, training=None):
+        """attention_vectors [..., units] -> logits [..., vocab]."""
+        return self.output_layer(self.dropout(attention_vectors, training=training))
 
     def step(self, token_ids, memory: AttentionMemory, state):
         """One decoding step: token_ids [n] -> (logits [n, vocab], weights [n, src_len], state)."""

@@ -1,23 +1,15 @@
-"""Encoder: source word ids -> contextual vectors and a summary state."""
+"""Encoder: source token ids -> contextual vectors and a summary state."""
 
+import tensorflow as tf
 import tf_keras as keras
 
 from modules import text
-from modules.model.config import CELLS
+from modules.model.recurrent import ProjectedRNN
 
 
-def recurrent_layer(cell: str, units: int, **kwargs) -> keras.layers.Layer:
-    """A GRU or LSTM layer that returns its whole sequence and its final state."""
-    layer_class = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}.get(cell)
-    if layer_class is None:
-        raise ValueError(f"cell {cell!r} is not one of {CELLS}")
-    return layer_class(
-        units,
-        return_sequences=True,
-        return_state=True,
-        recurrent_initializer="glorot_uniform",
-        **kwargs,
-    )
+def sequence_lengths(token_ids):
+    """token_ids [batch, len], right-padded with PAD -> lengths [batch] int32."""
+    return tf.reduce_sum(tf.cast(token_ids != text.PAD_ID, tf.int32), axis=1)
 
 
 class Encoder(keras.layers.Layer):
@@ -26,7 +18,8 @@ class Encoder(keras.layers.Layer):
     call(source_ids [batch, src_len]) -> (outputs [batch, src_len, units], state), where
     state is `[h]` for a GRU and `[h, c]` for an LSTM, each `[batch, units]`: the final
     state of the last layer, ready to initialise the decoder. A bidirectional layer runs
-    `units / 2` per direction and concatenates them.
+    `units / 2` per direction and concatenates them (outputs and each state), forward first.
+    Outputs at padded positions are undefined: attention masks them.
     """
 
     def __init__(
@@ -42,25 +35,22 @@ class Encoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True)
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
         self.dropout = keras.layers.Dropout(dropout)
-        direction_units = units // 2 if bidirectional else units
-        self.rnns = []
-        for _ in range(num_layers):
-            rnn = recurrent_layer(cell, direction_units)
-            self.rnns.append(keras.layers.Bidirectional(rnn) if bidirectional else rnn)
-        self.bidirectional = bidirectional
+        directions = (False, True) if bidirectional else (False,)
+        direction_units = units // len(directions)
+        self.rnn_layers = [
+            [ProjectedRNN(cell, direction_units, reverse=reverse) for reverse in directions]
+            for _ in range(num_layers)
+        ]
 
     def call(self, source_ids, training=None):
-        mask = source_ids != text.PAD_ID
+        lengths = sequence_lengths(source_ids)
         outputs = self.dropout(self.embedding(source_ids), training=training)
-        for rnn in self.rnns:
-            outputs, *state = rnn(outputs, mask=mask, training=training)
-        if self.bidirectional:
-            # [h_fw, (c_fw,) h_bw, (c_bw)] -> [[h_fw; h_bw], ([c_fw; c_bw])]
-            half = len(state) // 2
+        for directions in self.rnn_layers:
+            results = [rnn(outputs, lengths) for rnn in directions]
+            outputs = tf.concat([result[0] for result in results], axis=-1)
             state = [
-                keras.layers.concatenate([forward, backward])
-                for forward, backward in zip(state[:half], state[half:], strict=True)
+                tf.concat(parts, axis=-1) for parts in zip(*(r[1] for r in results), strict=True)
             ]
         return outputs, state

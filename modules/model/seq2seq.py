@@ -89,14 +89,29 @@ class Seq2Seq(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.accuracy_tracker, self.perplexity_tracker]
 
-    def _loss_and_update_metrics(self, target_out, logits):
-        losses, mask = masked_token_losses(target_out, logits)
-        tokens = tf.reduce_sum(mask)
+    def targets_and_logits(self, inputs, target_out, training=None):
+        """The real (non-padding) target tokens and their logits, computed there only, so
+        that the output layer, the largest matmul, skips the padding:
+        -> (targets [tokens], logits [tokens, vocab])."""
+        memory, state = self.encode(inputs["source_ids"], training)
+        vectors, _, _ = self.decoder.attention_vectors(
+            inputs["target_in"], memory, state, training=training
+        )
+        real = target_out != text.PAD_ID
+        targets = tf.boolean_mask(target_out, real)
+        return targets, self.decoder.logits(tf.boolean_mask(vectors, real), training)
+
+    def _loss_and_update_metrics(self, targets, logits):
+        """targets [tokens], logits [tokens, vocab] -> this replica's share of the loss."""
+        losses = keras.losses.sparse_categorical_crossentropy(
+            targets, tf.cast(logits, tf.float32), from_logits=True
+        )
+        tokens = tf.cast(tf.size(targets), tf.float32)
         replica = tf.distribute.get_replica_context()
         global_tokens = replica.all_reduce(tf.distribute.ReduceOp.SUM, tokens)
         loss = tf.reduce_sum(losses) / tf.maximum(global_tokens, 1.0)
-        predicted = tf.argmax(logits, axis=-1, output_type=target_out.dtype)
-        correct = tf.cast(predicted == target_out, tf.float32) * mask
+        predicted = tf.argmax(logits, axis=-1, output_type=targets.dtype)
+        correct = tf.cast(predicted == targets, tf.float32)
         token_mean_loss = tf.math.divide_no_nan(tf.reduce_sum(losses), tokens)
         self.loss_tracker.update_state(token_mean_loss, sample_weight=tokens)
         self.perplexity_tracker.update_state(token_mean_loss, sample_weight=tokens)
@@ -108,8 +123,9 @@ class Seq2Seq(keras.Model):
     def train_step(self, data):
         inputs, target_out = data
         with tf.GradientTape() as tape:
-            logits = self(inputs, training=True)
-            loss = self._loss_and_update_metrics(target_out, logits)
+            loss = self._loss_and_update_metrics(
+                *self.targets_and_logits(inputs, target_out, training=True)
+            )
         self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
         self.examples_seen.update_state(tf.cast(tf.shape(target_out)[0], tf.float32))
         self.target_tokens_seen.update_state(tf.math.count_nonzero(target_out, dtype=tf.float32))
@@ -117,5 +133,5 @@ class Seq2Seq(keras.Model):
 
     def test_step(self, data):
         inputs, target_out = data
-        self._loss_and_update_metrics(target_out, self(inputs, training=False))
+        self._loss_and_update_metrics(*self.targets_and_logits(inputs, target_out, training=False))
         return {metric.name: metric.result() for metric in self.metrics}

@@ -1,0 +1,121 @@
+"""GRU and LSTM layers over right-padded sequences, with the input projection taken out of
+the time loop.
+
+Keras' GRU and LSTM compute `x_t W + b` inside the loop, one time step at a time, and mask
+every step's output and state. Neither is needed here:
+
+- `x_t W + b` does not depend on the recurrent state, so it is one matmul over the whole
+  sequence before the loop; the loop only computes `h_{t-1} U`.
+- Sequences are padded on the right, so the outputs at real positions never see the padding
+  after them; the final state is read at each sequence's last real position. A reverse
+  direction runs over the real positions reversed (`tf.reverse_sequence`).
+
+The weights and equations are Keras' (`keras.layers.GRU` with `reset_after=True`,
+`keras.layers.LSTM` with the forget-gate bias initialised to one), so both give the same
+outputs on the same weights (tests/test_recurrent.py).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from modules.model.config import CELLS
+
+# Gate blocks per unit in the kernels: GRU z, r, h; LSTM i, f, c, o.
+_GATES = {"gru": 3, "lstm": 4}
+
+
+class ProjectedRNN(keras.layers.Layer):
+    """A GRU or LSTM that projects the inputs of all time steps in one matmul.
+
+    call(inputs [batch, time, features], lengths [batch] int32, initial_state=None)
+      -> (outputs [batch, time, units], state)
+    outputs at padded positions (t >= lengths) are left undefined: mask them downstream.
+    state: `[h]` (GRU) or `[h, c]` (LSTM), each [batch, units], after each sequence's last
+    real position (the initial state where a length is 0). `reverse=True` reads each
+    sequence from its last real position to its first and returns the outputs in input
+    order, like a Keras `Bidirectional` backward layer.
+    """
+
+    def __init__(self, cell: str, units: int, *, reverse: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"cell {cell!r} is not one of {CELLS}")
+        self.cell = cell
+        self.units = units
+        self.reverse = reverse
+
+    def build(self, input_shape):
+        width = _GATES[self.cell] * self.units
+        self.kernel = self.add_weight(
+            name="kernel", shape=(input_shape[-1], width), initializer="glorot_uniform"
+        )
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(self.units, width), initializer="glorot_uniform"
+        )
+        if self.cell == "gru":  # separate input and recurrent biases (reset_after=True)
+            self.bias = self.add_weight(name="bias", shape=(2, width), initializer="zeros")
+        else:
+            self.bias = self.add_weight(name="bias", shape=(width,), initializer=self._lstm_bias)
+        super().build(input_shape)
+
+    def _lstm_bias(self, shape, dtype=None):
+        """Zeros with the forget gate's block at one (Keras' `unit_forget_bias`)."""
+        ones = tf.ones([self.units], dtype)
+        zeros = tf.zeros([self.units], dtype)
+        return tf.concat([zeros, ones, zeros, zeros], axis=0)
+
+    def _input_bias(self):
+        return self.bias[0] if self.cell == "gru" else self.bias
+
+    def recur(self, projected, state: list) -> list:
+        """One time step from the projected input: projected [batch, gates * units] (the
+        step's `x W + b`), state as in `call` -> the new state."""
+        inner = tf.matmul(state[0], self.recurrent_kernel)
+        if self.cell == "gru":
+            inner = tf.nn.bias_add(inner, self.bias[1])
+            x_z, x_r, x_h = tf.split(projected, 3, axis=-1)
+            u_z, u_r, u_h = tf.split(inner, 3, axis=-1)
+            update = tf.sigmoid(x_z + u_z)
+            reset = tf.sigmoid(x_r + u_r)
+            candidate = tf.tanh(x_h + reset * u_h)
+            return [update * state[0] + (1.0 - update) * candidate]
+        gate_in, gate_forget, cell_in, gate_out = tf.split(projected + inner, 4, axis=-1)
+        memory = tf.sigmoid(gate_forget) * state[1] + tf.sigmoid(gate_in) * tf.tanh(cell_in)
+        return [tf.sigmoid(gate_out) * tf.tanh(memory), memory]
+
+    def call(self, inputs, lengths, initial_state=None):
+        batch = tf.shape(inputs)[0]
+        if initial_state is None:
+            zeros = tf.zeros([batch, self.units], self.compute_dtype)
+            initial_state = [zeros] * (2 if self.cell == "lstm" else 1)
+        lengths = tf.cast(lengths, tf.int32)
+        if self.reverse:
+            inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
+        # [time, batch, gates * units] by one 2-D matmul: a 3-D tf.matmul would broadcast
+        # the kernel, and its gradient would sum a copy per sentence.
+        time_major = tf.transpose(inputs, [1, 0, 2])
+        projected = tf.nn.bias_add(
+            tf.matmul(tf.reshape(time_major, [-1, tf.shape(inputs)[-1]]), self.kernel),
+            self._input_bias(),
+        )
+        # (An explicit width: a worker's share of a batch may be empty, and -1 is then unknown.)
+        projected = tf.reshape(projected, [tf.shape(inputs)[1], batch, self.kernel.shape[-1]])
+        if inputs.shape[1] == 1:  # one decoding step: no loop to set up
+            states = [s[tf.newaxis] for s in self.recur(projected[0], list(initial_state))]
+        else:
+            states = tf.scan(
+                lambda state, x: self.recur(x, state), projected, initializer=list(initial_state)
+            )  # each [time, batch, units]
+        outputs = tf.transpose(states[0], [1, 0, 2])
+        last_positions = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch)], axis=1)
+        final = [
+            tf.where(
+                (lengths > 0)[:, tf.newaxis], tf.gather_nd(every_step, last_positions), initial
+            )
+            for every_step, initial in zip(states, initial_state, strict=True)
+        ]
+        if self.reverse:
+            outputs = tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0)
+        return outputs, final

@@ -1,0 +1,102 @@
+"""ProjectedRNN computes what Keras' masked GRU/LSTM compute, on the same weights."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from modules.model.recurrent import ProjectedRNN
+
+KERAS_LAYERS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+LENGTHS = np.array([7, 3, 1, 5, 0])
+
+
+def random_inputs(seed=0):
+    """inputs [5, 7, 5] float32 with garbage at the padded positions, mask [5, 7] bool."""
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(size=(len(LENGTHS), 7, 5)).astype("float32")
+    return inputs, np.arange(7)[np.newaxis] < LENGTHS[:, np.newaxis]
+
+
+def twin_layers(cell, reverse, initial_state):
+    """A Keras layer and a ProjectedRNN holding the same random weights."""
+    reference = KERAS_LAYERS[cell](
+        6, return_sequences=True, return_state=True, go_backwards=reverse
+    )
+    inputs, mask = random_inputs()
+    reference(inputs, mask=tf.constant(mask), initial_state=initial_state)
+    projected = ProjectedRNN(cell, 6, reverse=reverse)
+    projected(inputs, LENGTHS, initial_state=initial_state)
+    projected.set_weights([w + 0.1 * np.ones_like(w) for w in reference.get_weights()])
+    reference.set_weights(projected.get_weights())
+    return reference, projected
+
+
+def keras_outputs_in_input_order(outputs, reverse):
+    """A Keras backward layer returns its outputs last time step first; `Bidirectional`
+    reverses them back the same way."""
+    return tf.reverse(outputs, [1]) if reverse else outputs
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_outputs_states_and_gradients_match_keras_masked_layers(cell, reverse):
+    rng = np.random.default_rng(1)
+    initial_state = [
+        tf.constant(rng.normal(size=(len(LENGTHS), 6)).astype("float32"))
+        for _ in range(2 if cell == "lstm" else 1)
+    ]
+    reference, projected = twin_layers(cell, reverse, initial_state)
+    inputs, mask = random_inputs()
+    inputs = tf.constant(inputs)
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(inputs)
+        expected, *expected_state = reference(
+            inputs, mask=tf.constant(mask), initial_state=initial_state
+        )
+        expected = keras_outputs_in_input_order(expected, reverse)
+        outputs, state = projected(inputs, LENGTHS, initial_state=initial_state)
+        # A loss over the real positions and the final state, as the model's uses them.
+        weights = tf.constant(rng.normal(size=(6,)).astype("float32"))
+        losses = [
+            tf.reduce_sum(tf.boolean_mask(out, mask) * weights) + tf.reduce_sum(s[-1] ** 2)
+            for out, s in ((expected, expected_state), (outputs, state))
+        ]
+
+    np.testing.assert_allclose(outputs.numpy()[mask], expected.numpy()[mask], atol=1e-5)
+    for mine, theirs in zip(state, expected_state, strict=True):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), atol=1e-5)
+    # A sequence of length 0 keeps its initial state.
+    for mine, initial in zip(state, initial_state, strict=True):
+        np.testing.assert_array_equal(mine.numpy()[-1], initial.numpy()[-1])
+    gradients = [
+        tape.gradient(loss, [inputs, *layer.trainable_weights])
+        for loss, layer in zip(losses, (reference, projected), strict=True)
+    ]
+    for theirs, mine in zip(*gradients, strict=True):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), atol=1e-4)
+
+
+def test_padding_after_a_sequence_does_not_change_its_outputs_or_state():
+    layer = ProjectedRNN("gru", 4)
+    inputs, _ = random_inputs()
+    short, short_state = layer(inputs[:, :3], np.minimum(LENGTHS, 3))
+    longer = np.concatenate([inputs[:, :3], 100 * np.ones_like(inputs[:, 3:])], axis=1)
+    long, long_state = layer(longer, np.minimum(LENGTHS, 3))
+    np.testing.assert_allclose(long.numpy()[:, :3], short.numpy(), atol=1e-6)
+    np.testing.assert_allclose(long_state[0].numpy(), short_state[0].numpy(), atol=1e-6)
+
+
+def test_unknown_cell_is_refused():
+    with pytest.raises(ValueError, match="cell 'rnn' is not one of"):
+        ProjectedRNN("rnn", 4)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_an_empty_batch_gives_empty_outputs_and_states(cell):
+    # A worker's share of a distributed batch may be empty.
+    layer = ProjectedRNN(cell, 4)
+    outputs, state = layer(tf.zeros([0, 5, 3]), tf.zeros([0], tf.int32))
+    assert outputs.shape == (0, 5, 4)
+    assert [s.shape for s in state] == [(0, 4)] * (2 if cell == "lstm" else 1)
