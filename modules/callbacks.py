@@ -1,4 +1,5 @@
-"""Keras callbacks for the Trainer: per-epoch checkpoints and throughput."""
+"""Keras callbacks for the Trainer: the training clock (budget and learning rate),
+per-epoch checkpoints and throughput."""
 
 from __future__ import annotations
 
@@ -30,10 +31,88 @@ class EpochCheckpoint(keras.callbacks.Callback):
         logging.info("Saved checkpoint %s", path)
 
 
+class TrainingClock(keras.callbacks.Callback):
+    """The run's progress in [0, 1], agreed by every replica after every step. It stops
+    training between steps once `budget_seconds` (0: none) have passed and, with `anneal`,
+    sets the next step's learning rate to `base_learning_rate * (1 - progress)`.
+
+    progress = max(elapsed / budget, epochs done / epochs), where the current epoch counts
+    by its steps once the steps per epoch are known (given, or counted in the first epoch).
+    The elapsed time is the mean over all replicas (an all-reduce), so that the workers of
+    a MultiWorkerMirroredStrategy stop at the same step with the same learning rate.
+    """
+
+    def __init__(self, budget_seconds: float, base_learning_rate: float, anneal: bool):
+        super().__init__()
+        self.budget_seconds = budget_seconds
+        self._base_learning_rate = base_learning_rate
+        self._anneal = anneal
+        self.elapsed_seconds = 0.0
+
+    def on_train_begin(self, logs=None):
+        strategy = self.model.distribute_strategy
+
+        @tf.function
+        def mean_over_replicas(value):
+            per_replica = strategy.run(tf.identity, args=(value,))
+            return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+        self._mean_over_replicas = mean_over_replicas
+        self._start = time.monotonic()
+        self._steps_per_epoch = self.params.get("steps")
+        self._set_learning_rate(0.0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._steps_this_epoch = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps_this_epoch += 1
+        self.elapsed_seconds = float(
+            self._mean_over_replicas(tf.constant(time.monotonic() - self._start))
+        )
+        if self.budget_seconds and self.elapsed_seconds >= self.budget_seconds:
+            if not self.model.stop_training:
+                progress.report(
+                    f"Training budget of {self.budget_seconds / 60:g} min spent in epoch "
+                    f"{self._epoch + 1}: stopping after this step"
+                )
+            self.model.stop_training = True
+        self._set_learning_rate(self.progress())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._steps_per_epoch = self._steps_per_epoch or self._steps_this_epoch
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+    def progress(self) -> float:
+        """How much of the run is done, in [0, 1]."""
+        done = [self._epoch / self.params["epochs"]]
+        if self._steps_per_epoch:
+            done.append(
+                (self._epoch + self._steps_this_epoch / self._steps_per_epoch)
+                / self.params["epochs"]
+            )
+        if self.budget_seconds:
+            done.append(self.elapsed_seconds / self.budget_seconds)
+        return min(max(done), 1.0)
+
+    def _set_learning_rate(self, progress_done: float) -> None:
+        if self._anneal:
+            self.model.optimizer.learning_rate.assign(
+                self._base_learning_rate * (1.0 - progress_done)
+            )
+
+
 class Throughput(keras.callbacks.Callback):
     """Adds `examples_per_second` and `target_tokens_per_second` to each epoch's logs, read
     from the model's `examples_seen` / `target_tokens_seen` counters, and reports a line
-    per epoch with them and the losses (`modules.progress`)."""
+    per epoch with them, the losses and, with a `clock` that has a budget, the time used
+    and left (`modules.progress`)."""
+
+    def __init__(self, clock: TrainingClock | None = None):
+        super().__init__()
+        self._clock = clock
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -55,6 +134,14 @@ class Throughput(keras.callbacks.Callback):
         progress.report(
             f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}: {losses}"
             f"{examples:,.0f} examples in {seconds:.1f} s ({examples / seconds:,.0f} "
-            f"examples/s, {tokens / seconds:,.0f} target tokens/s)",
+            f"examples/s, {tokens / seconds:,.0f} target tokens/s){self._time_left()}",
             epoch=epoch + 1,
         )
+
+    def _time_left(self) -> str:
+        if self._clock is None or not self._clock.budget_seconds:
+            return ""
+        used = self._clock.elapsed_seconds
+        left = max(self._clock.budget_seconds - used, 0.0)
+        budget = self._clock.budget_seconds / 60
+        return f"; {used / 60:.1f} of {budget:g} min used, {left / 60:.1f} min left"

@@ -140,23 +140,28 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
 
 
 def training_callbacks(config: TrainerConfig, fn_args: FnArgs) -> list:
-    """Resume-after-kill, throughput lines, per-epoch checkpoints, TensorBoard, early stop."""
+    """Resume-after-kill, the clock (time budget, learning rate), throughput lines,
+    per-epoch checkpoints, TensorBoard, early stop with the best weights restored."""
     run_dir = distribution.output_directory(fn_args.model_run_dir)
-    chosen = [
+    training = config.training
+    clock = callbacks.TrainingClock(
+        budget_seconds=60.0 * training.train_minutes,
+        base_learning_rate=training.learning_rate,
+        anneal=training.learning_rate_schedule == "linear_decay",
+    )
+    return [
         keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
-        callbacks.Throughput(),
+        clock,
+        callbacks.Throughput(clock),
         callbacks.EpochCheckpoint(os.path.join(run_dir, "checkpoints")),
         keras.callbacks.TensorBoard(log_dir=run_dir, update_freq="epoch"),
+        # Patience 0 never stops early but still restores the best weights by eval loss.
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss",
+            patience=training.early_stopping_patience or training.epochs + 1,
+            restore_best_weights=True,
+        ),
     ]
-    if config.training.early_stopping_patience:
-        chosen.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=config.training.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
-    return chosen
 
 
 def export_trained(model, tft_output, config: TrainerConfig, fn_args: FnArgs) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 from modules.settings import Settings, setting
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+LEARNING_RATE_SCHEDULES = ("linear_decay", "constant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,8 +16,21 @@ class TrainingConfig(Settings):
     steps_per_epoch: int = setting(0, "batches per epoch; 0 means one pass over the train split")
     batch_size: int = setting(64, "sentences per global batch, split over all replicas")
     learning_rate: float = setting(1e-3, "learning rate of the Adam optimizer")
+    learning_rate_schedule: str = setting(
+        "linear_decay",
+        "linear_decay anneals to 0 over the run (the time budget or the epochs, whichever "
+        "ends it first); constant keeps learning_rate",
+        LEARNING_RATE_SCHEDULES,
+    )
+    train_minutes: float = setting(
+        0.0,
+        "wall-clock training budget in minutes: stop between steps when it is spent, keep the "
+        "best weights by eval loss, export (0: no budget, only epochs and early stopping)",
+    )
     early_stopping_patience: int = setting(
-        3, "stop after this many epochs without a better eval loss (0: never)"
+        3,
+        "stop after this many epochs without a better eval loss (0: never); the weights "
+        "with the best eval loss are kept either way",
     )
     # "mixed_bfloat16" computes in bfloat16 with float32 weights: 1.7x faster training at
     # the tutorial's sizes on a CPU with AMX (benchmarks/); "float32" is exact.
@@ -27,4 +41,5 @@ class TrainingConfig(Settings):
     def validate(self) -> None:
         self.require_at_least(1, ("batch_size",))
         self.require_at_least(0, ("epochs", "steps_per_epoch", "early_stopping_patience"))
+        self.require_at_least(0, ("train_minutes",))
         self.require_positive(("learning_rate",))

@@ -20,6 +20,7 @@ SLOW_MODULES = {
     "test_distributed",  # training in 2 replicas and in 2 worker processes
     "test_faults",  # five pipeline runs on a copy of the code
     "test_model",  # models trained until they overfit a batch
+    "test_training_clock",  # tiny models trained against a time budget
     "test_real_text",  # Transform on Beam, a model overfitted, exported, reloaded
     "test_tsv_example_gen",  # the real executor on the Beam DirectRunner
 }

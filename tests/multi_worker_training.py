@@ -22,7 +22,11 @@ def main(fn_args_file: str, weights_file: str) -> None:
     model, tft_output = trainer.train(config, fn_args, strategy)
     np.savez(weights_file, *model.get_weights())
     trainer.export_trained(model, tft_output, config, fn_args)
-    summary = {"replicas": strategy.num_replicas_in_sync, "chief": distribution.is_chief()}
+    summary = {
+        "replicas": strategy.num_replicas_in_sync,
+        "chief": distribution.is_chief(),
+        "epochs_run": len(model.history.epoch),
+    }
     print(json.dumps(summary))
 
 

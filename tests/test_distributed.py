@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pipeline import definition
 
@@ -46,7 +47,18 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipeline_run, tmp_path):
+@pytest.mark.parametrize(
+    "training",
+    [
+        {"epochs": 1},
+        # The workers' clocks differ: only an agreed decision stops both at the same step.
+        {"epochs": 1000, "train_minutes": 0.25, "early_stopping_patience": 0},
+    ],
+    ids=["one epoch", "time budget"],
+)
+def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(
+    tiny_pipeline_run, tmp_path, training
+):
     config, components = tiny_pipeline_run
     (examples,) = components["Transform"].artifacts["transformed_examples"]
     (transform_graph,) = components["Transform"].artifacts["transform_graph"]
@@ -59,7 +71,7 @@ def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipe
         "serving_model_dir": str(serving_dir),
         "model_run_dir": str(tmp_path / "model_run"),
         "custom_config": definition.trainer_config(
-            config.replace(epochs=1, output_root=str(tmp_path / "outputs"))
+            config.replace(**training, output_root=str(tmp_path / "outputs"))
         ).to_custom_config(),
     }
     fn_args_file.write_text(json.dumps(fn_args))
@@ -83,13 +95,19 @@ def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipe
                 text=True,
             )
         )
-    summaries = []
-    for worker in workers:
-        stdout, stderr = worker.communicate(timeout=600)
-        assert worker.returncode == 0, stderr[-3000:]
-        summaries.append(json.loads(stdout.strip().splitlines()[-1]))
+    finished = [worker.communicate(timeout=600) for worker in workers]
+    # One worker's failure aborts the other's collectives: show every failed worker's log.
+    failures = [
+        f"worker {index}: {stderr[-3000:]}"
+        for index, (worker, (_, stderr)) in enumerate(zip(workers, finished, strict=True))
+        if worker.returncode != 0
+    ]
+    assert not failures, "\n\n".join(failures)
+    summaries = [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in finished]
 
-    assert summaries == [{"replicas": 2, "chief": True}, {"replicas": 2, "chief": False}]
+    assert [(s["replicas"], s["chief"]) for s in summaries] == [(2, True), (2, False)]
+    epochs_run = {s["epochs_run"] for s in summaries}
+    assert len(epochs_run) == 1 and 0 < epochs_run.pop() < 1000
     chief, other = (np.load(tmp_path / f"weights-{index}.npz") for index in range(2))
     assert len(chief.files) == len(other.files) > 0
     for name in chief.files:

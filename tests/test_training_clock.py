@@ -1,0 +1,73 @@
+"""The training clock: a time budget stops training between steps, and the learning rate
+anneals over the budget or the epochs."""
+
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from modules.callbacks import TrainingClock
+from modules.model.seq2seq import Seq2Seq
+from tests.helpers import TOY_VOCAB as VOCAB
+from tests.helpers import toy_batch
+
+BASE_RATE = 0.01
+
+
+def fit(clock, epochs, steps_per_epoch=1):
+    """Fits a tiny model under a MirroredStrategy, as the Trainer does, on the toy batch
+    (one step per epoch unless `steps_per_epoch`), its training step traced beforehand so
+    that the clock times training steps."""
+    tf.keras.utils.set_random_seed(3)
+    inputs, target_out = toy_batch()
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+        model.compile(optimizer=keras.optimizers.Adam(BASE_RATE))
+    dataset = tf.data.Dataset.from_tensors((inputs, target_out)).repeat()
+    model.fit(dataset, steps_per_epoch=1, verbose=0)
+    history = model.fit(
+        dataset,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[clock],
+        verbose=0,
+    )
+    return model, history.history
+
+
+def test_the_budget_stops_training_between_steps_and_the_rate_reaches_zero():
+    clock = TrainingClock(budget_seconds=3.0, base_learning_rate=BASE_RATE, anneal=True)
+    model, history = fit(clock, epochs=100_000)
+    assert clock.elapsed_seconds >= 3.0
+    assert 1 < len(history["loss"]) < 100_000
+    assert float(model.optimizer.learning_rate.numpy()) == 0.0
+    rates = history["learning_rate"]
+    assert rates == sorted(rates, reverse=True) and rates[0] < BASE_RATE
+
+
+def test_without_a_budget_the_rate_anneals_linearly_over_the_epochs():
+    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, anneal=True)
+    _, history = fit(clock, epochs=4, steps_per_epoch=5)
+    # After epoch e of 4 (5 steps each), the next step's rate is BASE_RATE * (1 - e / 4).
+    assert history["learning_rate"] == pytest.approx(
+        [BASE_RATE * (1 - e / 4) for e in (1, 2, 3, 4)], abs=1e-7
+    )
+
+
+def test_the_steps_per_epoch_are_counted_in_the_first_epoch_when_not_given():
+    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, anneal=True)
+    tf.keras.utils.set_random_seed(3)
+    inputs, target_out = toy_batch()
+    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+    model.compile(optimizer=keras.optimizers.Adam(BASE_RATE))
+    # 8 sentences in batches of 2: 4 steps an epoch, unknown to Keras in advance.
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, target_out)).batch(2)
+    dataset = dataset.filter(lambda inputs, target: True)
+    history = model.fit(dataset, epochs=2, callbacks=[clock], verbose=0).history
+    # Epoch 1 counts as a whole; epoch 2 anneals by its 4 counted steps, to 0 at its end.
+    assert history["learning_rate"] == pytest.approx([BASE_RATE, 0.0], abs=1e-7)
+
+
+def test_constant_schedule_keeps_the_rate():
+    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, anneal=False)
+    _, history = fit(clock, epochs=3)
+    assert history["learning_rate"] == pytest.approx([BASE_RATE] * 3)
