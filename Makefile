@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	  || { tail -n 40 $(INSTALL_LOG); echo "pip failed: see $(INSTALL_LOG)"; exit 1; }
 	touch $(STAMP)
 
+# The main job: the whole spa-eng corpus in data/, 12 minutes of training (about 20 in all).
+RUN_ARGS ?= --train-minutes 12
+
 run: setup
-	$(BIN)/nmt-pipeline run $(ARGS)
+	$(BIN)/nmt-pipeline run $(RUN_ARGS) $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

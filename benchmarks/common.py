@@ -15,7 +15,7 @@ import pipeline  # noqa: F401  (sets the process environment before TensorFlow i
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
-FULL_SPA_ENG = PROJECT_ROOT.parent / "shared" / "data" / "spa-eng" / "spa.txt.gz"
+SPA_ENG = PROJECT_ROOT / "data" / "spa-eng" / "spa.txt.gz"  # the whole corpus, shipped
 
 
 def environment() -> dict:
@@ -123,7 +123,5 @@ def corpus_pairs(path: str, limit: int, direction: str = "spa-eng") -> list[tupl
 
 
 def default_corpus() -> str:
-    """The full spa-eng corpus when it is there, else the project's sample."""
-    if FULL_SPA_ENG.exists():
-        return str(FULL_SPA_ENG)
-    return str(PROJECT_ROOT / "data" / "spa-eng" / "spa-sample.txt")
+    """The whole spa-eng corpus shipped in data/."""
+    return str(SPA_ENG)

@@ -53,7 +53,7 @@ def run_once(data: str, output_root: str, mode: str, workers: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(common.FULL_SPA_ENG))
+    parser.add_argument("--data", default=common.default_corpus())
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
         "--no-in-memory", action="store_true", help="skip the in-memory DirectRunner row"

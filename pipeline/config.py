@@ -31,7 +31,7 @@ from modules.training_config import TrainingConfig
 from modules.transform_config import TransformConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DATA_ROOT = PROJECT_ROOT / "data" / "spa-eng"
+DEFAULT_DATA_ROOT = PROJECT_ROOT / "data" / "spa-eng"  # the whole spa-eng corpus
 
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 
@@ -45,7 +45,7 @@ class DataConfig(Settings):
     """The corpus and how TsvExampleGen reads and splits it."""
 
     data_root: str = setting(
-        str(SAMPLE_DATA_ROOT),
+        str(DEFAULT_DATA_ROOT),
         "corpus directory, file or glob of .txt/.tsv(.gz) files, one English<TAB>other "
         "pair per line; a directory or glob skips names starting with '_' or '.'",
     )
@@ -89,7 +89,11 @@ class DataConfig(Settings):
 class EvaluationConfig(Settings):
     """When the Evaluator blesses a model (pipeline/evaluation.py), on the test split."""
 
-    bleu_floor: float = setting(1.0, "lowest test-split BLEU that blesses (and pushes)")
+    bleu_floor: float = setting(
+        10.0,
+        "lowest test-split BLEU (cased) that blesses (and pushes); a model that cannot "
+        "translate scores under 2",
+    )
     max_bleu_regression: float = setting(
         1.0, "BLEU a new model may lose against the last blessed one and still be blessed"
     )

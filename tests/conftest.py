@@ -13,15 +13,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "data" / "spa-eng" / "spa-sample.txt"
 SLOW_FIXTURES = {"tiny_pipeline_run"}  # and every fixture built on it
 SLOW_MODULES = {
     "test_benchmarks",  # benchmark smoke runs: training, SavedModel decoding
     "test_distributed",  # training in 2 replicas and in 2 worker processes
     "test_faults",  # five pipeline runs on a copy of the code
     "test_model",  # models trained until they overfit a batch
-    "test_training_clock",  # tiny models trained against a time budget
     "test_real_text",  # Transform on Beam, a model overfitted, exported, reloaded
+    "test_training_clock",  # tiny models trained against a time budget
     "test_tsv_example_gen",  # the real executor on the Beam DirectRunner
 }
 
@@ -35,6 +34,8 @@ def pytest_collection_modifyitems(items) -> None:
 
 @pytest.fixture(scope="session")
 def sample_lines() -> list[str]:
+    from tests.helpers import SAMPLE_CORPUS
+
     return SAMPLE_CORPUS.read_text(encoding="utf-8").splitlines()
 
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from components.tsv_example_gen import parsing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# 4,000 short Spanish-English pairs from the Tatoeba corpus (tests/data/ABOUT.md).
+SAMPLE_CORPUS = PROJECT_ROOT / "tests" / "data" / "spa-sample.txt"
 # Token ids of `toy_batch`: the special tokens, then words.
 TOY_VOCAB = 20
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from pipeline import cli
+from tests.helpers import SAMPLE_CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data" / "spa-eng" / "spa-sample.txt"
 
 
 def _run_benchmark(module: str, *args: str, out: Path) -> dict:
@@ -33,7 +33,7 @@ def test_trainer_throughput_smoke(tmp_path):
         "--sizes=smoke",
         "--steps=2",
         "--pairs=300",
-        f"--corpus={SAMPLE}",
+        f"--corpus={SAMPLE_CORPUS}",
         "--contenders",
         "tutorial per-token loop",
         "project",
