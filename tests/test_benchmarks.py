@@ -53,3 +53,15 @@ def test_decoding_throughput_smoke(tiny_pipeline_run, tmp_path):
         for batch in (1, 64)
         for decoder in ("tutorial eager loop (greedy)", "SavedModel greedy", "SavedModel beam 4")
     }
+
+
+def test_quality_per_minute_smoke(tiny_pipeline_run, tmp_path):
+    config, _ = tiny_pipeline_run
+    flags = cli.config_flags(config)
+    results = _run_benchmark(
+        "quality_per_minute", "--runs", "constant-rate:0.1", *flags, out=tmp_path
+    )
+    (row,) = results["rows"]
+    assert (row["variant"], row["train_minutes"]) == ("constant-rate", 0.1)
+    assert row["trainer_s"] > 0 and 0 <= row["bleu"] <= 100 and row["samples"]
+    assert (tmp_path / "quality_per_minute.png").read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,105 @@
+"""BLEU per training minute: whole pipeline runs with wall-clock training budgets.
+
+Each run is `VARIANT:MINUTES`: the pipeline on the corpus (default: the whole spa-eng file
+in data/) in a fresh output root, the Trainer stopped by `--train-minutes MINUTES` (its
+learning rate annealed over the budget unless the variant says otherwise), scored on the
+test split as the Evaluator scores it (sacreBLEU's cased BLEU, chrF). Writes JSON after
+each run and, at the end, a plot of BLEU and chrF against training minutes. Example (the
+README's figures):
+
+    python -m benchmarks.quality_per_minute --runs default:5 default:10 constant-rate:10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from benchmarks import common, scored_run
+
+VARIANTS = {
+    "default": {},
+    "constant-rate": {"learning_rate_schedule": "constant"},
+    "tutorial-sizes": {"embedding_dim": 256, "units": 1024},
+}
+
+
+def parse_run(text: str) -> tuple[str, float]:
+    """'default:10' -> ('default', 10.0)."""
+    variant, _, minutes = text.partition(":")
+    if variant not in VARIANTS or not minutes:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write VARIANT:MINUTES with VARIANT one of {sorted(VARIANTS)}"
+        )
+    return variant, float(minutes)
+
+
+def plot(rows: list[dict], path: str, machine: str) -> None:
+    """BLEU and chrF against training minutes, a line per variant, saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(1, 2, figsize=(10, 4))
+    for variant in dict.fromkeys(row["variant"] for row in rows):
+        points = sorted((r["train_minutes"], r) for r in rows if r["variant"] == variant)
+        minutes = [m for m, _ in points]
+        for axis, metric in zip(axes, ("bleu", "chrf"), strict=True):
+            axis.plot(minutes, [r[metric] for _, r in points], marker="o", label=variant)
+    for axis, label in zip(axes, ("BLEU (sacreBLEU, cased)", "chrF"), strict=True):
+        axis.set_xlabel("training minutes (wall-clock budget)")
+        axis.set_ylabel(f"test-split {label}")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(f"spa-eng, greedy decoding; {machine}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from modules import metrics
+    from pipeline import cli
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="quality_per_minute", help="results file name")
+    parser.add_argument("--out", help="results directory [benchmarks/results]")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        type=parse_run,
+        default=[("default", m) for m in (5, 10, 20)],
+        metavar="VARIANT:MINUTES",
+    )
+    fresh_root = f"/tmp/nmt-quality-per-minute-{int(time.time())}"
+    cli.add_config_flags(parser, {"data_root": common.default_corpus(), "output_root": fresh_root})
+    args = parser.parse_args(argv)
+    base = cli.config_from_args(args)
+
+    settings = {"config": base.to_dict(), "variants": VARIANTS, "signatures": metrics.SIGNATURES}
+    rows = []
+    for variant, minutes in args.runs:
+        name = f"{variant}-{minutes:g}min"
+        config = base.replace(
+            **VARIANTS[variant],
+            train_minutes=minutes,
+            output_root=os.path.join(base.runtime.output_root, name),
+        )
+        print(f"\n=== {name}: pipeline into {config.runtime.output_root}", flush=True)
+        rows.append(
+            {"variant": variant, "train_minutes": minutes, **scored_run.run_and_score(config)}
+        )
+        print(f"{name}: BLEU {rows[-1]['bleu']:.2f}, chrF {rows[-1]['chrf']:.2f}", flush=True)
+        # Saved after each run: a stopped benchmark keeps the runs it finished.
+        path = common.write_results(args.name, settings, rows, args.out)
+    environment = common.environment()
+    plot(rows, str(path.with_suffix(".png")), f"{environment['cpu']}, {environment['cores']} cores")
+    common.print_table(
+        "Test-split scores by training budget",
+        [{k: v for k, v in row.items() if k != "samples"} for row in rows],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""One whole pipeline run, scored: what the quality benchmarks report of each run."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pipeline  # noqa: F401  (sets the process environment before TensorFlow is imported)
+
+# Sentences a user might try first, and TEST_SAMPLES spread over the sorted test split.
+SAMPLE_SOURCES = (
+    "No puedo vivir sin televisión.",
+    "¿Quieres darme una mano?",
+    "Tom's coche está en el garaje.",
+)
+TEST_SAMPLES = 5
+
+
+def run_and_score(config) -> dict:
+    """Runs the pipeline for `config`; its row: times, scores and sample translations."""
+    import tensorflow as tf
+
+    from modules import metrics, signatures
+    from pipeline import local_runner, outputs, results
+
+    start = time.perf_counter()
+    local_runner.run(config)
+    wall = time.perf_counter() - start
+    run = {component.component: component for component in outputs.latest_run(config)}
+    evaluation = outputs.latest_evaluation(list(run.values()))
+    overall = results.candidate_metrics(evaluation.evaluation_uri)[results.OVERALL]
+    model = tf.saved_model.load(os.path.join(run["Trainer"].single_uri("model"), "Format-Serving"))
+    test_files = tf.io.gfile.glob(
+        os.path.join(run["TsvExampleGen"].single_uri("examples"), "Split-test", "*")
+    )
+    records = tf.data.TFRecordDataset(test_files, compression_type="GZIP")
+    test_sources = sorted(
+        tf.train.Example.FromString(record)
+        .features.feature[signatures.SOURCE_FEATURE]
+        .bytes_list.value[0]
+        .decode()
+        for record in records.as_numpy_iterator()
+    )
+    # TEST_SAMPLES evenly spaced over the sorted test sources: the same for every variant,
+    # whatever order Beam wrote the shards in.
+    step = max(1, len(test_sources) // TEST_SAMPLES)
+    sources = list(SAMPLE_SOURCES) + test_sources[::step][:TEST_SAMPLES]
+    translations = model.signatures[signatures.SERVING_DEFAULT](tf.constant(sources))
+    return {
+        "bleu": overall[metrics.BLEU],
+        "bleu_lowercase": overall[metrics.BLEU_LOWERCASE],
+        "chrf": overall[metrics.CHRF],
+        "test_sentences": int(overall["example_count"]),
+        "transform_s": run["Transform"].seconds,
+        "trainer_s": run["Trainer"].seconds,
+        "pipeline_s": wall,
+        "samples": {
+            source: translation.decode()
+            for source, translation in zip(
+                sources, translations[signatures.TRANSLATION].numpy(), strict=True
+            )
+        },
+    }
