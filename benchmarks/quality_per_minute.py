@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 from benchmarks import common, scored_run
 
@@ -60,7 +59,6 @@ def plot(rows: list[dict], path: str, machine: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from modules import metrics
-    from pipeline import cli
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="quality_per_minute", help="results file name")
@@ -72,10 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         default=[("default", m) for m in (5, 10, 20)],
         metavar="VARIANT:MINUTES",
     )
-    fresh_root = f"/tmp/nmt-quality-per-minute-{int(time.time())}"
-    cli.add_config_flags(parser, {"data_root": common.default_corpus(), "output_root": fresh_root})
-    args = parser.parse_args(argv)
-    base = cli.config_from_args(args)
+    args, base = scored_run.parse_config(parser, argv, "nmt-quality-per-minute")
 
     settings = {"config": base.to_dict(), "variants": VARIANTS, "signatures": metrics.SIGNATURES}
     rows = []

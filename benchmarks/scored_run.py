@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-import pipeline  # noqa: F401  (sets the process environment before TensorFlow is imported)
+from benchmarks import common
 
 # Sentences a user might try first, and TEST_SAMPLES spread over the sorted test split.
 SAMPLE_SOURCES = (
@@ -14,6 +14,17 @@ SAMPLE_SOURCES = (
     "Tom's coche está en el garaje.",
 )
 TEST_SAMPLES = 5
+
+
+def parse_config(parser, argv: list[str] | None, root_name: str):
+    """Adds every config flag to `parser`, defaulting to the shipped corpus and a fresh
+    output root `/tmp/<root_name>-<time>`, and parses `argv` -> (args, PipelineConfig)."""
+    from pipeline import cli
+
+    fresh_root = f"/tmp/{root_name}-{int(time.time())}"
+    cli.add_config_flags(parser, {"data_root": common.default_corpus(), "output_root": fresh_root})
+    args = parser.parse_args(argv)
+    return args, cli.config_from_args(args)
 
 
 def run_and_score(config) -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 from benchmarks import common, scored_run
 
@@ -31,7 +30,6 @@ VARIANTS = {
 
 def main(argv: list[str] | None = None) -> None:
     from modules import metrics
-    from pipeline import cli
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="tokenizer_quality", help="results file name")
@@ -39,10 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS), metavar="V"
     )
-    fresh_root = f"/tmp/nmt-tokenizer-benchmark-{int(time.time())}"
-    cli.add_config_flags(parser, {"data_root": common.default_corpus(), "output_root": fresh_root})
-    args = parser.parse_args(argv)
-    base = cli.config_from_args(args)
+    args, base = scored_run.parse_config(parser, argv, "nmt-tokenizer-benchmark")
 
     settings = {"config": base.to_dict(), "variants": VARIANTS, "signatures": metrics.SIGNATURES}
     rows = []
