@@ -2,12 +2,12 @@
 
 Each run is `VARIANT:MINUTES`: the pipeline on the corpus (default: the whole spa-eng file
 in data/) in a fresh output root, the Trainer stopped by `--train-minutes MINUTES` (its
-learning rate annealed over the budget unless the variant says otherwise), scored on the
+learning rate as the variant says), scored on the
 test split as the Evaluator scores it (sacreBLEU's cased BLEU, chrF). Writes JSON after
 each run and, at the end, a plot of BLEU and chrF against training minutes. Example (the
 README's figures):
 
-    python -m benchmarks.quality_per_minute --runs default:5 default:10 constant-rate:10
+    python -m benchmarks.quality_per_minute --runs linear-decay:10 default:10 linear-decay:5
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from benchmarks import common, scored_run
 
 VARIANTS = {
     "default": {},
-    "constant-rate": {"learning_rate_schedule": "constant"},
+    "linear-decay": {"learning_rate_schedule": "linear_decay"},
     "tutorial-sizes": {"embedding_dim": 256, "units": 1024},
 }
 
