@@ -39,7 +39,8 @@ class TrainingClock(keras.callbacks.Callback):
     progress = max(elapsed / budget, epochs done / epochs), where the current epoch counts
     by its steps once the steps per epoch are known (given, or counted in the first epoch).
     The elapsed time is the mean over all replicas (an all-reduce), so that the workers of
-    a MultiWorkerMirroredStrategy stop at the same step with the same learning rate.
+    a MultiWorkerMirroredStrategy stop at the same step with the same learning rate; with
+    neither a budget nor annealing there is nothing to agree on, and no step pays for it.
     """
 
     def __init__(self, budget_seconds: float, base_learning_rate: float, anneal: bool):
@@ -68,6 +69,8 @@ class TrainingClock(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps_this_epoch += 1
+        if not (self.budget_seconds or self._anneal):
+            return
         self.elapsed_seconds = float(
             self._mean_over_replicas(tf.constant(time.monotonic() - self._start))
         )
@@ -87,12 +90,10 @@ class TrainingClock(keras.callbacks.Callback):
 
     def progress(self) -> float:
         """How much of the run is done, in [0, 1]."""
-        done = [self._epoch / self.params["epochs"]]
-        if self._steps_per_epoch:
-            done.append(
-                (self._epoch + self._steps_this_epoch / self._steps_per_epoch)
-                / self.params["epochs"]
-            )
+        this_epoch = (
+            self._steps_this_epoch / self._steps_per_epoch if self._steps_per_epoch else 0.0
+        )
+        done = [(self._epoch + this_epoch) / self.params["epochs"]]
         if self.budget_seconds:
             done.append(self.elapsed_seconds / self.budget_seconds)
         return min(max(done), 1.0)
