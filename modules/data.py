@@ -26,6 +26,25 @@ def to_model_inputs(batch: dict):
     return {"source_ids": batch["source_ids"], "target_in": target[:, :-1]}, target[:, 1:]
 
 
+def example_length(example: dict):
+    """The length a batch pads an example to: its longer side, in ids (markers included)."""
+    return tf.maximum(tf.shape(example["source_ids"])[0], tf.shape(example["target_ids"])[0])
+
+
+def bucket_batch_sizes(batch_size: int, batch_tokens: int, max_length: int) -> list[int]:
+    """Sentences per batch in each of the len(LENGTH_BUCKETS) + 1 length buckets.
+
+    Without `batch_tokens` (0) every bucket takes `batch_size`. With it, a bucket takes as
+    many sentences as fit `batch_tokens` padded ids at its longest length (`max_length`,
+    the longest an example can be, for the last bucket), and at least one: sentences x
+    longest <= batch_tokens unless one sentence alone is longer.
+    """
+    if not batch_tokens:
+        return [batch_size] * (len(LENGTH_BUCKETS) + 1)
+    longest = [boundary - 1 for boundary in LENGTH_BUCKETS] + [max_length]
+    return [max(1, batch_tokens // length) for length in longest]
+
+
 def make_dataset(
     file_patterns: list[str],
     feature_spec: dict,
@@ -34,8 +53,12 @@ def make_dataset(
     shuffle: bool,
     repeat: bool = False,
     seed: int | None = None,
+    batch_tokens: int = 0,
+    max_length: int = LENGTH_BUCKETS[-1],
 ) -> tf.data.Dataset:
-    """Batches of `(inputs, target_out)`, each batch padded to its longest sentence.
+    """Batches of `(inputs, target_out)`, each batch padded to its longest sentence, of
+    `batch_size` sentences or, with `batch_tokens`, of at most that many padded ids
+    (`bucket_batch_sizes`; `max_length`: the longest example). No example is dropped.
 
     inputs: {"source_ids": int64 [batch, src_len], "target_in": int64 [batch, tgt_len]},
     target_out: int64 [batch, tgt_len]; padding id 0.
@@ -50,11 +73,9 @@ def make_dataset(
         dataset = dataset.repeat()
     dataset = dataset.map(parse_fn(feature_spec), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda example: tf.maximum(
-            tf.shape(example["source_ids"])[0], tf.shape(example["target_ids"])[0]
-        ),
+        element_length_func=example_length,
         bucket_boundaries=list(LENGTH_BUCKETS),
-        bucket_batch_sizes=[batch_size] * (len(LENGTH_BUCKETS) + 1),
+        bucket_batch_sizes=bucket_batch_sizes(batch_size, batch_tokens, max_length),
     )
     # Workers of a MultiWorkerMirroredStrategy take turns over the batches: the splits are
     # too few files to shard by file.

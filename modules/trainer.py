@@ -71,7 +71,10 @@ def build_model(
         model = Seq2Seq(source_vocab_size, target_vocab_size, **model_config.to_dict())
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    model.compile(optimizer=keras.optimizers.Adam(training_config.learning_rate))
+    optimizer = keras.optimizers.Adam(
+        training_config.learning_rate, global_clipnorm=training_config.gradient_clip_norm or None
+    )
+    model.compile(optimizer=optimizer, label_smoothing=training_config.label_smoothing)
     return model
 
 
@@ -110,12 +113,21 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
             "sync: give each replica at least one example"
         )
     feature_spec = tft_output.transformed_feature_spec()
+    batching = {
+        "batch_tokens": training.batch_tokens,
+        "max_length": max(config.text.max_source_tokens, config.text.max_target_tokens),
+    }
     repeat = training.steps_per_epoch > 0
     train_batches = data.make_dataset(
-        fn_args.train_files, feature_spec, training.batch_size, shuffle=True, repeat=repeat
+        fn_args.train_files,
+        feature_spec,
+        training.batch_size,
+        shuffle=True,
+        repeat=repeat,
+        **batching,
     )
     eval_batches = data.make_dataset(
-        fn_args.eval_files, feature_spec, training.batch_size, shuffle=False
+        fn_args.eval_files, feature_spec, training.batch_size, shuffle=False, **batching
     )
     vocab_sizes = [
         tft_output.vocabulary_size_by_name(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from modules.settings import Settings, setting
+from modules.settings import ConfigError, Settings, setting
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("linear_decay", "constant")
@@ -15,6 +15,11 @@ class TrainingConfig(Settings):
     epochs: int = setting(20, "training epochs (0 exports an untrained model)")
     steps_per_epoch: int = setting(0, "batches per epoch; 0 means one pass over the train split")
     batch_size: int = setting(64, "sentences per global batch, split over all replicas")
+    batch_tokens: int = setting(
+        0,
+        "batch by size instead: at most this many padded token ids per global batch (longer "
+        "side of each pair), so that batches of short sentences hold more (0: batch_size)",
+    )
     learning_rate: float = setting(1e-3, "learning rate of the Adam optimizer")
     learning_rate_schedule: str = setting(
         "constant",
@@ -22,6 +27,12 @@ class TrainingConfig(Settings):
         "budget or the epochs, whichever ends it first): 20 BLEU worse in a 10-minute "
         "budget (README, Benchmarks 8)",
         LEARNING_RATE_SCHEDULES,
+    )
+    label_smoothing: float = setting(
+        0.0, "share of each target's probability spread over the vocabulary in the loss"
+    )
+    gradient_clip_norm: float = setting(
+        0.0, "rescale each step's gradients to at most this global norm (0: no clipping)"
     )
     train_minutes: float = setting(
         0.0,
@@ -42,5 +53,7 @@ class TrainingConfig(Settings):
     def validate(self) -> None:
         self.require_at_least(1, ("batch_size",))
         self.require_at_least(0, ("epochs", "steps_per_epoch", "early_stopping_patience"))
-        self.require_at_least(0, ("train_minutes",))
+        self.require_at_least(0, ("batch_tokens", "train_minutes", "gradient_clip_norm"))
         self.require_positive(("learning_rate",))
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing={self.label_smoothing}: must be in [0, 1)")

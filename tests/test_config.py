@@ -21,6 +21,9 @@ from pipeline.config import SECTIONS, ConfigError, PipelineConfig
         ({"split_buckets": (8, 0, 1)}, "three positive integers"),
         ({"max_target_tokens": 2}, "at least 3"),
         ({"max_rejected_fraction": 1.5}, r"\[0, 1\]"),
+        ({"label_smoothing": 1.0}, r"label_smoothing=1.0: must be in \[0, 1\)"),
+        ({"gradient_clip_norm": -1.0}, "gradient_clip_norm=-1.0"),
+        ({"batch_tokens": -5}, "batch_tokens=-5"),
         ({"pipeline_name": "a b"}, "pipeline_name"),
     ],
 )

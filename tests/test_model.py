@@ -7,7 +7,7 @@ import tf_keras as keras
 
 from modules import decoding, text, trainer
 from modules.model.config import ModelConfig
-from modules.model.seq2seq import Seq2Seq
+from modules.model.seq2seq import Seq2Seq, smoothed_token_losses
 from modules.training_config import TrainingConfig
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import toy_batch
@@ -81,5 +81,37 @@ def test_bfloat16_model_keeps_float32_weights_and_overfits_one_batch():
     assert model.decoder.output_layer.compute_dtype == "bfloat16"
     assert {weight.dtype for weight in model.weights} == {tf.float32}
     assert history.history["loss"][-1] < 0.1
+    expected = [[t for t in row if t not in (text.PAD_ID, text.END_ID)] for row in target_out]
+    assert greedy_words(model, inputs["source_ids"]) == expected
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1, 0.3])
+def test_label_smoothed_objective_is_keras_smoothed_cross_entropy(label_smoothing):
+    rng = np.random.default_rng(5)
+    logits = tf.constant(rng.normal(size=(9, VOCAB)) * 3, tf.float32)
+    targets = tf.constant(rng.integers(0, VOCAB, size=9))
+    objective, cross_entropy = smoothed_token_losses(targets, logits, label_smoothing)
+    expected = keras.losses.categorical_crossentropy(
+        tf.one_hot(targets, VOCAB), logits, from_logits=True, label_smoothing=label_smoothing
+    )
+    np.testing.assert_allclose(objective.numpy(), expected.numpy(), rtol=1e-5)
+    plain = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    np.testing.assert_allclose(cross_entropy.numpy(), plain.numpy(), rtol=1e-5)
+
+
+def test_overfits_one_batch_with_label_smoothing_and_gradient_clipping():
+    tf.keras.utils.set_random_seed(1)
+    inputs, target_out = toy_batch()
+    model = trainer.build_model(
+        ModelConfig(embedding_dim=16, units=32, dropout=0.0),
+        TrainingConfig(learning_rate=0.02, label_smoothing=0.1, gradient_clip_norm=1.0),
+        VOCAB,
+        VOCAB,
+    )
+    assert model.optimizer.global_clipnorm == 1.0
+    history = model.fit(inputs, target_out, batch_size=8, epochs=150, verbose=0)
+    # `loss` is the plain cross-entropy: smoothing keeps it from reaching 0.
+    assert 0.05 < history.history["loss"][-1] < 0.5
+    assert history.history["accuracy"][-1] == 1.0
     expected = [[t for t in row if t not in (text.PAD_ID, text.END_ID)] for row in target_out]
     assert greedy_words(model, inputs["source_ids"]) == expected

@@ -31,13 +31,32 @@ def masked_token_losses(target_out, logits):
     return losses * mask, mask
 
 
+def smoothed_token_losses(targets, logits, label_smoothing: float):
+    """The training objective and the plain cross-entropy per token.
+
+    targets [tokens], logits [tokens, vocab] -> (objective [tokens], cross_entropy [tokens]).
+    With label smoothing e the target distribution puts 1 - e on the true token and spreads
+    e uniformly over the vocabulary (fairseq's and JoeyNMT's form): objective =
+    (1 - e) * cross_entropy + e * mean over the vocabulary of -log p.
+    """
+    logits = tf.cast(logits, tf.float32)
+    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
+    if not label_smoothing:
+        return cross_entropy, cross_entropy
+    # mean_v(-log p_v) = logsumexp(logits) - mean_v(logits), without a [tokens, vocab] log p.
+    uniform = tf.reduce_logsumexp(logits, axis=-1) - tf.reduce_mean(logits, axis=-1)
+    return (1.0 - label_smoothing) * cross_entropy + label_smoothing * uniform, cross_entropy
+
+
 class Seq2Seq(keras.Model):
     """inputs {"source_ids": [batch, src_len], "target_in": [batch, tgt_len]} ->
     logits [batch, tgt_len, target_vocab].
 
-    The loss is the cross-entropy averaged over the non-padding target tokens of the whole
-    global batch (summed over replicas, then divided by the global token count), so the
-    gradient does not depend on how the batch was split across devices.
+    The objective is the (label-smoothed, see `compile`) cross-entropy averaged over the
+    non-padding target tokens of the whole global batch (summed over replicas, then divided
+    by the global token count), so the gradient does not depend on how the batch was split
+    across devices. The `loss` and `perplexity` metrics report the plain cross-entropy, so
+    that they compare across smoothing settings.
     """
 
     def __init__(
@@ -73,6 +92,12 @@ class Seq2Seq(keras.Model):
         # Running totals for throughput; not in `metrics`, so never reset or displayed.
         self.examples_seen = keras.metrics.Sum(name="examples_seen")
         self.target_tokens_seen = keras.metrics.Sum(name="target_tokens_seen")
+        self.label_smoothing = 0.0
+
+    def compile(self, optimizer, label_smoothing: float = 0.0, **kwargs):
+        """Keras' compile, plus the objective's label smoothing in [0, 1)."""
+        super().compile(optimizer=optimizer, **kwargs)
+        self.label_smoothing = label_smoothing
 
     def encode(self, source_ids, training=None) -> tuple[AttentionMemory, list]:
         """source_ids [batch, src_len] -> (the decoder's memory of the sentence, with its
@@ -102,17 +127,15 @@ class Seq2Seq(keras.Model):
         return targets, self.decoder.logits(tf.boolean_mask(vectors, real), training)
 
     def _loss_and_update_metrics(self, targets, logits):
-        """targets [tokens], logits [tokens, vocab] -> this replica's share of the loss."""
-        losses = keras.losses.sparse_categorical_crossentropy(
-            targets, tf.cast(logits, tf.float32), from_logits=True
-        )
+        """targets [tokens], logits [tokens, vocab] -> this replica's share of the objective."""
+        objective, cross_entropy = smoothed_token_losses(targets, logits, self.label_smoothing)
         tokens = tf.cast(tf.size(targets), tf.float32)
         replica = tf.distribute.get_replica_context()
         global_tokens = replica.all_reduce(tf.distribute.ReduceOp.SUM, tokens)
-        loss = tf.reduce_sum(losses) / tf.maximum(global_tokens, 1.0)
+        loss = tf.reduce_sum(objective) / tf.maximum(global_tokens, 1.0)
         predicted = tf.argmax(logits, axis=-1, output_type=targets.dtype)
         correct = tf.cast(predicted == targets, tf.float32)
-        token_mean_loss = tf.math.divide_no_nan(tf.reduce_sum(losses), tokens)
+        token_mean_loss = tf.math.divide_no_nan(tf.reduce_sum(cross_entropy), tokens)
         self.loss_tracker.update_state(token_mean_loss, sample_weight=tokens)
         self.perplexity_tracker.update_state(token_mean_loss, sample_weight=tokens)
         self.accuracy_tracker.update_state(
