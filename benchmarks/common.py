@@ -125,3 +125,23 @@ def corpus_pairs(path: str, limit: int, direction: str = "spa-eng") -> list[tupl
 def default_corpus() -> str:
     """The whole spa-eng corpus shipped in data/."""
     return str(SPA_ENG)
+
+
+def test_split(examples_uri: str) -> list[tuple[str, str]]:
+    """The (source, reference) pairs of a pipeline run's test split, sorted by source, so
+    that every run and every order Beam wrote the shards in gives the same list."""
+    import tensorflow as tf
+
+    from modules import signatures
+
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, "Split-test", "*")))
+    pairs = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        feature = tf.train.Example.FromString(record).features.feature
+        pairs.append(
+            tuple(
+                feature[key].bytes_list.value[0].decode("utf-8")
+                for key in (signatures.SOURCE_FEATURE, signatures.TARGET_FEATURE)
+            )
+        )
+    return sorted(pairs)

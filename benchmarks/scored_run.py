@@ -41,17 +41,9 @@ def run_and_score(config) -> dict:
     evaluation = outputs.latest_evaluation(list(run.values()))
     overall = results.candidate_metrics(evaluation.evaluation_uri)[results.OVERALL]
     model = tf.saved_model.load(os.path.join(run["Trainer"].single_uri("model"), "Format-Serving"))
-    test_files = tf.io.gfile.glob(
-        os.path.join(run["TsvExampleGen"].single_uri("examples"), "Split-test", "*")
-    )
-    records = tf.data.TFRecordDataset(test_files, compression_type="GZIP")
-    test_sources = sorted(
-        tf.train.Example.FromString(record)
-        .features.feature[signatures.SOURCE_FEATURE]
-        .bytes_list.value[0]
-        .decode()
-        for record in records.as_numpy_iterator()
-    )
+    test_sources = [
+        source for source, _ in common.test_split(run["TsvExampleGen"].single_uri("examples"))
+    ]
     # TEST_SAMPLES evenly spaced over the sorted test sources: the same for every variant,
     # whatever order Beam wrote the shards in.
     step = max(1, len(test_sources) // TEST_SAMPLES)

@@ -65,3 +65,13 @@ def test_quality_per_minute_smoke(tiny_pipeline_run, tmp_path):
     assert (row["variant"], row["train_minutes"]) == ("linear-decay", 0.1)
     assert row["trainer_s"] > 0 and 0 <= row["bleu"] <= 100 and row["samples"]
     assert (tmp_path / "quality_per_minute.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_search_quality_smoke(tiny_pipeline_run, tmp_path):
+    config, _ = tiny_pipeline_run
+    flags = cli.config_flags(config)
+    results = _run_benchmark(
+        "search_quality", "--output-roots", config.runtime.output_root, *flags, out=tmp_path
+    )
+    assert [row["search"] for row in results["rows"]] == ["greedy", "beam"]
+    assert all(0 <= row["bleu"] <= 100 and row["sentences"] > 0 for row in results["rows"])
