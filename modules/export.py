@@ -15,7 +15,8 @@ import tensorflow_transform as tft
 
 from modules import decoding, signatures, text, tokenizers
 from modules.decoding_config import DecodingConfig
-from modules.model.seq2seq import Seq2Seq, masked_token_losses
+from modules.model.losses import masked_token_losses
+from modules.model.translation_model import TranslationModel
 from modules.transform_config import TransformConfig
 
 # Each sentence's output is at most `ratio * source tokens + offset` tokens long.
@@ -63,7 +64,7 @@ class Translator(tf.Module):
 
     def __init__(
         self,
-        model: Seq2Seq,
+        model: TranslationModel,
         tft_output: tft.TFTransformOutput,
         text_config: TransformConfig,
         decoding_config: DecodingConfig,
@@ -177,7 +178,7 @@ class Translator(tf.Module):
 
 
 def save(
-    model: Seq2Seq,
+    model: TranslationModel,
     tft_output: tft.TFTransformOutput,
     text_config: TransformConfig,
     decoding_config: DecodingConfig,

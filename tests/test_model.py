@@ -7,7 +7,8 @@ import tf_keras as keras
 
 from modules import decoding, text, trainer
 from modules.model.config import ModelConfig
-from modules.model.seq2seq import Seq2Seq, smoothed_token_losses
+from modules.model.losses import smoothed_token_losses
+from modules.model.seq2seq import Seq2Seq
 from modules.training_config import TrainingConfig
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import toy_batch

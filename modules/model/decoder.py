@@ -46,10 +46,10 @@ class Decoder(keras.layers.Layer):
         target_in [batch, tgt_len] -> (logits [batch, tgt_len, vocab],
         attention weights [batch, tgt_len, src_len], new state).
         """
-        vectors, weights, state = self.attention_vectors(target_in, memory, state, training)
+        vectors, weights, state = self.output_vectors(target_in, memory, state, training)
         return self.logits(vectors, training), weights, state
 
-    def attention_vectors(self, target_in, memory: AttentionMemory, state, training=None):
+    def output_vectors(self, target_in, memory: AttentionMemory, state, training=None):
         """What `call` computes before the output layer: target_in [batch, tgt_len] ->
         (attention vectors [batch, tgt_len, units], weights [batch, tgt_len, src_len],
         new state). The vectors at padded positions are undefined."""
