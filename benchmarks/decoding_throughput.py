@@ -37,7 +37,9 @@ def keras_model_with_saved_weights(config, tft_output, saved_model_dir: str):
         tft_output.vocabulary_size_by_name(name)
         for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
     ]
-    model = trainer.build_model(config.model, config.training, *vocab_sizes)
+    model = trainer.build_model(
+        config.model, config.training, *vocab_sizes, ids_shared=config.transform.ids_shared
+    )
     ids = tf.ones([1, 2], tf.int64)
     model({"source_ids": ids, "target_in": ids}, training=False)
     variables = os.path.join(saved_model_dir, "variables", "variables")

@@ -27,6 +27,8 @@ VARIANTS = {
     "rate-2e-3-clipped": {"learning_rate": 2e-3, "gradient_clip_norm": 1.0},
     # As many padded ids per batch as 64 sentences hold on average on spa-eng.
     "token-batches": {"batch_tokens": 768},
+    # Its default sizes, with its warm-up and inverse-square-root schedule (`auto`).
+    "transformer": {"architecture": "transformer"},
 }
 
 

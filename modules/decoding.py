@@ -139,7 +139,7 @@ class _LoopState(NamedTuple):
 
     step: tf.Tensor  # int32 [], tokens emitted so far
     tokens: tf.Tensor  # int32 [n], the last token of each hypothesis
-    decoder_state: list  # the decoder's recurrent state, each [n, units]
+    decoder_state: list  # the decoder's state (RNN state, Transformer cache), each [n, ...]
     scores: tf.Tensor  # float32 [batch, width], summed log-probabilities
     finished: tf.Tensor  # bool [batch, width]
     lengths: tf.Tensor  # int32 [batch, width], tokens up to and including [END]
@@ -151,7 +151,11 @@ class _LoopState(NamedTuple):
         return _LoopState(
             step=tf.TensorShape([]),
             tokens=tf.TensorShape([None]),
-            decoder_state=[tf.TensorShape([None, s.shape[-1]]) for s in self.decoder_state],
+            # A Transformer's cache grows by a position each step: only the last size is fixed.
+            decoder_state=[
+                tf.TensorShape([None] * (s.shape.rank - 1) + [s.shape[-1]])
+                for s in self.decoder_state
+            ],
             scores=tf.TensorShape([None, width]),
             finished=tf.TensorShape([None, width]),
             lengths=tf.TensorShape([None, width]),
@@ -174,7 +178,9 @@ def decode(
     [n, src_len], decoder_state). memory: what the decoder reads of each sentence, set up
     once (e.g. `AttentionMemory`), a nest of [batch, ...] tensors that `decode` repeats for
     each hypothesis; source_mask [batch, src_len] sizes the attention history;
-    decoder_state: list of [batch, units]; max_lengths [batch] int32 bounds each output.
+    decoder_state: list of [batch, ...] tensors that `decode` reorders with the hypotheses
+    (an RNN's state, a Transformer's key/value cache); max_lengths [batch] int32 bounds each
+    output.
     """
     width = search.width
     batch = tf.shape(source_mask)[0]

@@ -15,8 +15,10 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from modules import callbacks, data, distribution, export, transform
 from modules.decoding_config import DecodingConfig
+from modules.learning_rate import InverseSquareRoot
+from modules.model import architectures
 from modules.model.config import ModelConfig
-from modules.model.seq2seq import Seq2Seq
+from modules.model.translation_model import TranslationModel
 from modules.settings import ConfigError
 from modules.training_config import TrainingConfig
 from modules.transform_config import TransformConfig
@@ -62,17 +64,25 @@ def build_model(
     training_config: TrainingConfig,
     source_vocab_size: int,
     target_vocab_size: int,
-) -> Seq2Seq:
-    """The compiled model in `training_config.precision`; call inside the strategy's scope."""
+    *,
+    ids_shared: bool = False,
+) -> TranslationModel:
+    """The compiled model in `training_config.precision`; call inside the strategy's scope.
+    `ids_shared`: one joint vocabulary (`TransformConfig.ids_shared`)."""
     # Keras layers take the global dtype policy when they are constructed; keep it local.
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(training_config.precision)
     try:
-        model = Seq2Seq(source_vocab_size, target_vocab_size, **model_config.to_dict())
+        model = architectures.build(
+            model_config, source_vocab_size, target_vocab_size, ids_shared=ids_shared
+        )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+    learning_rate = training_config.learning_rate
+    if training_config.schedule_for(model_config.architecture) == "inverse_sqrt":
+        learning_rate = InverseSquareRoot(learning_rate, training_config.warmup_steps)
     optimizer = keras.optimizers.Adam(
-        training_config.learning_rate, global_clipnorm=training_config.gradient_clip_norm or None
+        learning_rate, global_clipnorm=training_config.gradient_clip_norm or None
     )
     model.compile(optimizer=optimizer, label_smoothing=training_config.label_smoothing)
     return model
@@ -135,7 +145,7 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
     ]
     logging.info("Vocabulary sizes (source, target): %s; %d replica(s)", vocab_sizes, replicas)
     with strategy.scope():
-        model = build_model(config.model, training, *vocab_sizes)
+        model = build_model(config.model, training, *vocab_sizes, ids_shared=config.text.ids_shared)
 
     model.fit(
         train_batches,

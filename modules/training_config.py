@@ -7,7 +7,7 @@ import dataclasses
 from modules.settings import ConfigError, Settings, setting
 
 PRECISIONS = ("float32", "mixed_bfloat16")
-LEARNING_RATE_SCHEDULES = ("linear_decay", "constant")
+LEARNING_RATE_SCHEDULES = ("auto", "constant", "linear_decay", "inverse_sqrt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,14 +20,19 @@ class TrainingConfig(Settings):
         "batch by size instead: at most this many padded token ids per global batch (longer "
         "side of each pair), so that batches of short sentences hold more (0: batch_size)",
     )
-    learning_rate: float = setting(1e-3, "learning rate of the Adam optimizer")
+    learning_rate: float = setting(
+        1e-3, "learning rate of the Adam optimizer (the peak rate of inverse_sqrt)"
+    )
     learning_rate_schedule: str = setting(
-        "constant",
-        "constant keeps learning_rate; linear_decay anneals it to 0 over the run (the time "
-        "budget or the epochs, whichever ends it first): 20 BLEU worse in a 10-minute "
-        "budget (README, Benchmarks 8)",
+        "auto",
+        "auto: constant for the rnn, inverse_sqrt for the transformer; constant keeps "
+        "learning_rate; linear_decay anneals it to 0 over the run (the time budget or the "
+        "epochs, whichever ends it first): 20 BLEU worse in a 10-minute budget (README, "
+        "Benchmarks 8); inverse_sqrt warms up linearly for warmup_steps, then decays with "
+        "1/sqrt(step) (the Transformer's schedule)",
         LEARNING_RATE_SCHEDULES,
     )
+    warmup_steps: int = setting(1000, "inverse_sqrt: steps of linear warm-up to learning_rate")
     label_smoothing: float = setting(
         0.0, "share of each target's probability spread over the vocabulary in the loss"
     )
@@ -53,7 +58,14 @@ class TrainingConfig(Settings):
     def validate(self) -> None:
         self.require_at_least(1, ("batch_size",))
         self.require_at_least(0, ("epochs", "steps_per_epoch", "early_stopping_patience"))
+        self.require_at_least(1, ("warmup_steps",))
         self.require_at_least(0, ("batch_tokens", "train_minutes", "gradient_clip_norm"))
         self.require_positive(("learning_rate",))
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing={self.label_smoothing}: must be in [0, 1)")
+
+    def schedule_for(self, architecture: str) -> str:
+        """The learning-rate schedule that `auto` stands for with `architecture`."""
+        if self.learning_rate_schedule != "auto":
+            return self.learning_rate_schedule
+        return "inverse_sqrt" if architecture == "transformer" else "constant"

@@ -41,6 +41,12 @@ class TransformConfig(Settings):
         False, "word: keep accents and every Unicode letter (false: the tutorial's a-z only)"
     )
 
+    @property
+    def ids_shared(self) -> bool:
+        """Whether a source id and a target id name the same piece (one joint vocabulary),
+        so that a model may share its source and target embeddings."""
+        return self.tokenizer == "sentencepiece" and self.shared_vocabulary
+
     def validate(self) -> None:
         self.require_at_least(1, ("max_source_tokens", "sentencepiece_sample"))
         if self.max_target_tokens < 3:

@@ -1,7 +1,7 @@
 """Trains a tiny model under N replicas and prints its loss curve as JSON.
 
-Run as `python -m tests.replica_training N` in a fresh process: the logical CPU devices
-must be configured before TensorFlow starts.
+Run as `python -m tests.replica_training N ARCHITECTURE` in a fresh process: the logical
+CPU devices must be configured before TensorFlow starts.
 """
 
 import json
@@ -9,8 +9,15 @@ import sys
 
 import tensorflow as tf
 
+# Tiny sizes of each architecture, and a learning rate that trains it fast but smoothly
+# (chaotic training would amplify the replicas' different summation order).
+MODELS = {
+    "rnn": ({"embedding_dim": 16, "units": 32}, 0.02),
+    "transformer": ({"layers": 1, "model_width": 16, "heads": 2, "feed_forward_width": 32}, 0.005),
+}
 
-def main(replicas: int) -> None:
+
+def main(replicas: int, architecture: str) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from modules import distribution, trainer
@@ -25,10 +32,12 @@ def main(replicas: int) -> None:
     )
     inputs, target_out = toy_batch(seed=5, batch=64)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, target_out)).batch(16)
-    model_config = ModelConfig(embedding_dim=16, units=32, dropout=0.0)
+    sizes, learning_rate = MODELS[architecture]
+    model_config = ModelConfig(architecture=architecture, dropout=0.0, **sizes)
     tf.keras.utils.set_random_seed(7)
     with strategy.scope():
-        model = trainer.build_model(model_config, TrainingConfig(learning_rate=0.02), 20, 20)
+        training_config = TrainingConfig(learning_rate=learning_rate)
+        model = trainer.build_model(model_config, training_config, 20, 20)
     history = model.fit(dataset, epochs=20, verbose=0)
     print(
         json.dumps(
@@ -41,4 +50,4 @@ def main(replicas: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), sys.argv[2])

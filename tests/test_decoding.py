@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from modules import decoding, text
 from modules.model.seq2seq import Seq2Seq
+from modules.model.transformer import Transformer
 
 A, B = len(text.SPECIAL_TOKENS), len(text.SPECIAL_TOKENS) + 1
 VOCAB = B + 1
@@ -86,11 +87,36 @@ def test_empty_batch_decodes_to_nothing():
     assert hyps.token_ids.shape[0] == 0 and hyps.lengths.shape == (0,)
 
 
-@pytest.fixture(scope="module")
-def random_model():
+# Untrained models of each architecture and kind, tiny: name -> constructor.
+MODELS = {
+    "rnn bahdanau": lambda: Seq2Seq(30, 30, embedding_dim=8, units=16),
+    "rnn luong_general lstm": lambda: Seq2Seq(
+        30, 30, embedding_dim=8, units=16, attention="luong_general", cell="lstm"
+    ),
+    "rnn luong_dot bidirectional": lambda: Seq2Seq(
+        30, 30, embedding_dim=8, units=16, attention="luong_dot", bidirectional=True
+    ),
+    "transformer": lambda: Transformer(
+        30, 30, layers=2, model_width=16, heads=4, feed_forward_width=32
+    ),
+    "transformer shared embeddings": lambda: Transformer(
+        30, 30, layers=1, model_width=8, heads=2, feed_forward_width=16, shared_embeddings=True
+    ),
+}
+
+
+def random_source_ids(seed: int, shape=(16, 7)) -> tf.Tensor:
+    """Random word ids; the last row is padded after 3 tokens."""
+    ids = np.random.default_rng(seed).integers(len(text.SPECIAL_TOKENS), 30, size=shape)
+    ids[-1, 3:] = text.PAD_ID
+    return tf.constant(ids)
+
+
+@pytest.fixture(scope="module", params=["rnn bahdanau", "transformer"])
+def random_model(request):
     tf.keras.utils.set_random_seed(3)
-    model = Seq2Seq(30, 30, embedding_dim=8, units=16)
-    source_ids = tf.constant(np.random.default_rng(0).integers(4, 30, size=(16, 7)))
+    model = MODELS[request.param]()
+    source_ids = random_source_ids(0)
     model({"source_ids": source_ids, "target_in": source_ids[:, :3]})
     return model, source_ids
 
@@ -121,23 +147,20 @@ def test_outputs_never_hold_pad_unk_or_start_before_end(random_model):
             np.testing.assert_allclose(weights[:length].sum(-1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"attention": "bahdanau"},
-        {"attention": "luong_general", "cell": "lstm"},
-        {"attention": "luong_dot", "bidirectional": True},
-    ],
-)
-def test_steps_over_the_memory_set_up_once_give_the_teacher_forced_outputs(options):
-    """The search's path (attention keys computed once per sentence, one token per step)
-    and training's path (the whole target at once) give the same logits and weights."""
+@pytest.mark.parametrize("name", MODELS)
+def test_steps_over_the_memory_set_up_once_give_the_teacher_forced_outputs(name):
+    """The search's path (attention keys computed once per sentence, one token per step,
+    the Transformer's key/value cache) and training's path (the whole target at once)
+    give the same logits and attention weights."""
     tf.keras.utils.set_random_seed(4)
-    model = Seq2Seq(30, 30, embedding_dim=8, units=16, **options)
-    source_ids = tf.constant(np.random.default_rng(1).integers(4, 30, size=(6, 7)))
-    target_in = source_ids[:, :5]
+    model = MODELS[name]()
+    source_ids = random_source_ids(1, shape=(6, 7))
+    # No padding in the target: the RNN's outputs after a sentence's end are undefined.
+    words = np.random.default_rng(2).integers(len(text.SPECIAL_TOKENS), 30, size=(6, 5))
+    target_in = tf.constant(words)
     memory, state = model.encode(source_ids)
-    full_logits, full_weights, _ = model.decoder(target_in, memory, state, training=False)
+    vectors, full_weights, _ = model.decoder.output_vectors(target_in, memory, state)
+    full_logits = model.decoder.logits(vectors)
     for position in range(target_in.shape[1]):
         logits, weights, state = model.decoder.step(target_in[:, position], memory, state)
         np.testing.assert_allclose(logits, full_logits[:, position], rtol=1e-5, atol=1e-5)

@@ -16,9 +16,9 @@ from pipeline import definition
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_training(replicas: int) -> subprocess.Popen:
+def start_training(replicas: int, architecture: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.replica_training", str(replicas)],
+        [sys.executable, "-m", "tests.replica_training", str(replicas), architecture],
         cwd=ROOT,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         stdout=subprocess.PIPE,
@@ -33,8 +33,10 @@ def loss_curve(process: subprocess.Popen) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def test_two_replicas_match_one_replica():
-    one_process, two_process = start_training(1), start_training(2)
+@pytest.mark.parametrize("architecture", ["rnn", "transformer"])
+def test_two_replicas_match_one_replica(architecture):
+    one_process = start_training(1, architecture)
+    two_process = start_training(2, architecture)
     one, two = loss_curve(one_process), loss_curve(two_process)
     assert (one["replicas"], two["replicas"]) == (1, 2)
     assert two["loss"][-1] < 0.5 * two["loss"][0]

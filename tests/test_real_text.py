@@ -1,6 +1,6 @@
 """Real text end to end, both directions: SentencePiece learned by the Transform analyzer,
-a model that overfits a handful of sentences, exported and reloaded in a fresh process
-with only TensorFlow and TF Text, gives them back as written."""
+a model of each architecture that overfits a handful of sentences, exported and reloaded in
+a fresh process with only TensorFlow and TF Text, gives them back as written."""
 
 import pytest
 import tensorflow as tf
@@ -23,9 +23,29 @@ FILLER = [tuple(line.split("\t")[::-1]) for line in synthetic_corpus()]
 TEXT_CONFIG = TransformConfig(vocab_size=320, max_source_tokens=32, max_target_tokens=32)
 
 
-@pytest.mark.parametrize("direction", ["spa-eng", "eng-spa"])
+# A small model of each architecture and the learning rate that overfits it.
+MODELS = {
+    "rnn": (ModelConfig(embedding_dim=64, units=128, dropout=0.0), 0.01),
+    "transformer": (
+        ModelConfig(
+            architecture="transformer",
+            layers=2,
+            model_width=64,
+            heads=4,
+            feed_forward_width=128,
+            dropout=0.0,
+        ),
+        0.003,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("direction", "architecture"),
+    [("spa-eng", "rnn"), ("eng-spa", "rnn"), ("spa-eng", "transformer")],
+)
 def test_an_overfitted_model_gives_back_case_apostrophes_accents_and_punctuation(
-    tmp_path, direction
+    tmp_path, direction, architecture
 ):
     pairs = REAL_TEXT_PAIRS if direction == "spa-eng" else [(t, s) for s, t in REAL_TEXT_PAIRS]
     tft_output = transform_in_memory(pairs + FILLER, TEXT_CONFIG, tmp_path / "transform")
@@ -34,11 +54,13 @@ def test_an_overfitted_model_gives_back_case_apostrophes_accents_and_punctuation
     assert vocab_size == TEXT_CONFIG.vocab_size
 
     tf.keras.utils.set_random_seed(1)
+    model_config, learning_rate = MODELS[architecture]
     model = trainer.build_model(
-        ModelConfig(embedding_dim=64, units=128, dropout=0.0),
-        TrainingConfig(learning_rate=0.01),
+        model_config,
+        TrainingConfig(learning_rate=learning_rate),
         vocab_size,
         vocab_size,
+        ids_shared=TEXT_CONFIG.ids_shared,
     )
     history = model.fit(inputs, target_out, batch_size=len(pairs), epochs=300, verbose=0)
     assert history.history["accuracy"][-1] == 1.0

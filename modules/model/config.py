@@ -1,4 +1,4 @@
-"""`ModelConfig`: the sizes and kinds of the attention encoder-decoder (modules/model/)."""
+"""`ModelConfig`: the architecture of the encoder-decoder, its sizes and kinds (modules/model/)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,49 @@ import dataclasses
 
 from modules.settings import ConfigError, Settings, setting
 
+ARCHITECTURES = ("rnn", "transformer")
 ATTENTION_KINDS = ("bahdanau", "luong_general", "luong_dot")
 CELLS = ("gru", "lstm")
+RNN_FIELDS = ("embedding_dim", "units", "attention", "cell", "bidirectional", "encoder_layers")
+TRANSFORMER_FIELDS = ("layers", "model_width", "heads", "feed_forward_width")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(Settings):
-    """Keyword arguments of `Seq2Seq` (`Seq2Seq(source_vocab, target_vocab, **to_dict())`)."""
+    """Which model `modules.model.architectures.build` makes, and its sizes: the rnn
+    fields (RNN_FIELDS) or the transformer's (TRANSFORMER_FIELDS), and dropout."""
 
-    embedding_dim: int = setting(128, "size of the word embeddings")
-    units: int = setting(256, "recurrent units of the encoder and decoder")
+    architecture: str = setting(
+        "rnn",
+        "rnn: GRU/LSTM encoder-decoder with attention (the tutorial's); transformer: "
+        "pre-layer-norm Transformer encoder-decoder",
+        ARCHITECTURES,
+    )
+    embedding_dim: int = setting(128, "rnn: size of the word embeddings")
+    units: int = setting(256, "rnn: recurrent units of the encoder and decoder")
     attention: str = setting(
         "bahdanau",
-        "attention over the encoder outputs: additive (Bahdanau) or Luong's",
+        "rnn: attention over the encoder outputs: additive (Bahdanau) or Luong's",
         ATTENTION_KINDS,
     )
-    cell: str = setting("gru", "recurrent cell of the encoder and the decoder", CELLS)
-    bidirectional: bool = setting(False, "bidirectional encoder (units split over both)")
-    encoder_layers: int = setting(1, "stacked encoder RNN layers")
-    dropout: float = setting(0.1, "dropout on embeddings and attention vectors, in [0, 1)")
+    cell: str = setting("gru", "rnn: recurrent cell of the encoder and the decoder", CELLS)
+    bidirectional: bool = setting(False, "rnn: bidirectional encoder (units split over both)")
+    encoder_layers: int = setting(1, "rnn: stacked encoder RNN layers")
+    layers: int = setting(3, "transformer: layers of the encoder and of the decoder")
+    model_width: int = setting(256, "transformer: width of embeddings and layer outputs")
+    heads: int = setting(4, "transformer: attention heads (model_width / heads each)")
+    feed_forward_width: int = setting(1024, "transformer: inner width of feed-forward blocks")
+    dropout: float = setting(
+        0.1, "dropout on embeddings, attention vectors (rnn) or every sublayer (transformer)"
+    )
 
     def validate(self) -> None:
         self.require_at_least(1, ("embedding_dim", "units", "encoder_layers"))
+        self.require_at_least(1, ("layers", "model_width", "heads", "feed_forward_width"))
+        if self.model_width % self.heads:
+            raise ConfigError(
+                f"model_width={self.model_width}: must be a multiple of heads={self.heads}"
+            )
         if self.bidirectional and self.units % 2:
             raise ConfigError(
                 f"units={self.units}: a bidirectional encoder splits units over two "
@@ -35,3 +56,8 @@ class ModelConfig(Settings):
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout={self.dropout}: must be in [0, 1)")
+
+    def architecture_options(self) -> dict:
+        """The keyword arguments of the chosen architecture's model class."""
+        names = RNN_FIELDS if self.architecture == "rnn" else TRANSFORMER_FIELDS
+        return {name: getattr(self, name) for name in (*names, "dropout")}
