@@ -13,7 +13,10 @@ README's figures):
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import time
+from pathlib import Path
 
 from benchmarks import common, scored_run
 
@@ -40,6 +43,16 @@ def parse_run(text: str) -> tuple[str, float]:
             f"{text!r}: write VARIANT:MINUTES with VARIANT one of {sorted(VARIANTS)}"
         )
     return variant, float(minutes)
+
+
+def previous_rows(name: str, out_dir: str | None) -> list[dict]:
+    """The rows of an earlier results file <out_dir>/<name>.json, each with the date of
+    its file unless it has one; none when there is no such file."""
+    path = Path(out_dir or common.RESULTS_DIR) / f"{name}.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())
+    return [{"date": results["date"], **row} for row in results["rows"]]
 
 
 def plot(rows: list[dict], path: str, machine: str) -> None:
@@ -78,10 +91,15 @@ def main(argv: list[str] | None = None) -> None:
         default=[("default", m) for m in (5, 10, 20)],
         metavar="VARIANT:MINUTES",
     )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the rows already in the results file (same machine: check its environment)",
+    )
     args, base = scored_run.parse_config(parser, argv, "nmt-quality-per-minute")
 
     settings = {"config": base.to_dict(), "variants": VARIANTS, "signatures": metrics.SIGNATURES}
-    rows = []
+    rows = previous_rows(args.name, args.out) if args.append else []
     for variant, minutes in args.runs:
         name = f"{variant}-{minutes:g}min"
         config = base.replace(
@@ -91,7 +109,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"\n=== {name}: pipeline into {config.runtime.output_root}", flush=True)
         rows.append(
-            {"variant": variant, "train_minutes": minutes, **scored_run.run_and_score(config)}
+            {
+                "variant": variant,
+                "train_minutes": minutes,
+                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                **scored_run.run_and_score(config),
+            }
         )
         print(f"{name}: BLEU {rows[-1]['bleu']:.2f}, chrF {rows[-1]['chrf']:.2f}", flush=True)
         # Saved after each run: a stopped benchmark keeps the runs it finished.
