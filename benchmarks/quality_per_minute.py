@@ -7,7 +7,8 @@ test split as the Evaluator scores it (sacreBLEU's cased BLEU, chrF). Writes JSO
 each run and, at the end, a plot of BLEU and chrF against training minutes. Example (the
 README's figures):
 
-    python -m benchmarks.quality_per_minute --runs linear-decay:10 default:10 linear-decay:5
+    python -m benchmarks.quality_per_minute --name quality_per_minute_options \
+        --runs rnn:10 transformer:10 rnn-label-smoothing:10 rnn-rate-2e-3-clipped:10
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from pathlib import Path
 
 from benchmarks import common, scored_run
 
-# Each variant changes the default config in one respect (the README says which won).
+# Each variant changes the default config in a few respects (the README says which won).
+RNN = {"architecture": "rnn"}
 VARIANTS = {
     "default": {},
-    "linear-decay": {"learning_rate_schedule": "linear_decay"},
-    "tutorial-sizes": {"embedding_dim": 256, "units": 1024},
-    "label-smoothing": {"label_smoothing": 0.1},
+    "rnn": RNN,
+    "rnn-linear-decay": {**RNN, "learning_rate_schedule": "linear_decay"},
+    "rnn-tutorial-sizes": {**RNN, "embedding_dim": 256, "units": 1024},
+    "rnn-label-smoothing": {**RNN, "label_smoothing": 0.1},
     # Twice the learning rate, made safe by clipping the gradient norm.
-    "rate-2e-3-clipped": {"learning_rate": 2e-3, "gradient_clip_norm": 1.0},
+    "rnn-rate-2e-3-clipped": {**RNN, "learning_rate": 2e-3, "gradient_clip_norm": 1.0},
     # As many padded ids per batch as 64 sentences hold on average on spa-eng.
-    "token-batches": {"batch_tokens": 768},
+    "rnn-token-batches": {**RNN, "batch_tokens": 768},
     # Its default sizes, with its warm-up and inverse-square-root schedule (`auto`).
     "transformer": {"architecture": "transformer"},
 }

@@ -133,9 +133,8 @@ def project_step(e: int, u: int, v: int, precision: str):
     from modules.model.config import ModelConfig
     from modules.training_config import TrainingConfig
 
-    model = trainer.build_model(
-        ModelConfig(embedding_dim=e, units=u), TrainingConfig(precision=precision), v, v
-    )
+    model_config = ModelConfig(architecture="rnn", embedding_dim=e, units=u)
+    model = trainer.build_model(model_config, TrainingConfig(precision=precision), v, v)
 
     def step(source, target):
         inputs = {"source_ids": source, "target_in": target[:, :-1]}

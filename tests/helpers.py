@@ -154,6 +154,7 @@ def synthetic_pipeline_config(root: Path, **overrides):
         # SentencePiece spells these sentences in about 12 pieces (3 a word): keep them whole.
         max_source_tokens=24,
         max_target_tokens=24,
+        architecture="rnn",
         embedding_dim=16,
         units=32,
         batch_size=16,

@@ -59,10 +59,10 @@ def test_quality_per_minute_smoke(tiny_pipeline_run, tmp_path):
     config, _ = tiny_pipeline_run
     flags = cli.config_flags(config)
     results = _run_benchmark(
-        "quality_per_minute", "--runs", "linear-decay:0.1", *flags, out=tmp_path
+        "quality_per_minute", "--runs", "rnn-linear-decay:0.1", *flags, out=tmp_path
     )
     (row,) = results["rows"]
-    assert (row["variant"], row["train_minutes"]) == ("linear-decay", 0.1)
+    assert (row["variant"], row["train_minutes"]) == ("rnn-linear-decay", 0.1)
     assert row["trainer_s"] > 0 and 0 <= row["bleu"] <= 100 and row["samples"]
     assert (tmp_path / "quality_per_minute.png").read_bytes().startswith(b"\x89PNG")
 

@@ -72,7 +72,7 @@ def test_bfloat16_model_keeps_float32_weights_and_overfits_one_batch():
     tf.keras.utils.set_random_seed(1)
     inputs, target_out = toy_batch()
     model = trainer.build_model(
-        ModelConfig(embedding_dim=16, units=32, dropout=0.0),
+        ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
         TrainingConfig(learning_rate=0.02, precision="mixed_bfloat16"),
         VOCAB,
         VOCAB,
@@ -104,7 +104,7 @@ def test_overfits_one_batch_with_label_smoothing_and_gradient_clipping():
     tf.keras.utils.set_random_seed(1)
     inputs, target_out = toy_batch()
     model = trainer.build_model(
-        ModelConfig(embedding_dim=16, units=32, dropout=0.0),
+        ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
         TrainingConfig(learning_rate=0.02, label_smoothing=0.1, gradient_clip_norm=1.0),
         VOCAB,
         VOCAB,

@@ -25,7 +25,7 @@ TEXT_CONFIG = TransformConfig(vocab_size=320, max_source_tokens=32, max_target_t
 
 # A small model of each architecture and the learning rate that overfits it.
 MODELS = {
-    "rnn": (ModelConfig(embedding_dim=64, units=128, dropout=0.0), 0.01),
+    "rnn": (ModelConfig(architecture="rnn", embedding_dim=64, units=128, dropout=0.0), 0.01),
     "transformer": (
         ModelConfig(
             architecture="transformer",
