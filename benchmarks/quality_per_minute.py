@@ -35,6 +35,11 @@ VARIANTS = {
     "rnn-token-batches": {**RNN, "batch_tokens": 768},
     # Its default sizes, with its warm-up and inverse-square-root schedule (`auto`).
     "transformer": {"architecture": "transformer"},
+    "transformer-rate-2e-3-clipped": {
+        "architecture": "transformer",
+        "learning_rate": 2e-3,
+        "gradient_clip_norm": 1.0,
+    },
 }
 
 
