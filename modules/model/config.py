@@ -19,10 +19,10 @@ class ModelConfig(Settings):
     fields (RNN_FIELDS) or the transformer's (TRANSFORMER_FIELDS), and dropout."""
 
     architecture: str = setting(
-        "transformer",
-        "transformer: pre-layer-norm Transformer encoder-decoder (more BLEU per training "
-        "minute, README Benchmarks 9); rnn: GRU/LSTM encoder-decoder with attention (the "
-        "tutorial's)",
+        "rnn",
+        "rnn: GRU/LSTM encoder-decoder with attention (the tutorial's; the most BLEU per "
+        "training minute on a 2-core CPU, README Benchmarks 9); transformer: pre-layer-norm "
+        "Transformer encoder-decoder",
         ARCHITECTURES,
     )
     embedding_dim: int = setting(128, "rnn: size of the word embeddings")
