@@ -64,23 +64,34 @@ def previous_rows(name: str, out_dir: str | None) -> list[dict]:
 
 
 def plot(rows: list[dict], path: str, machine: str) -> None:
-    """BLEU and chrF against training minutes, a line per variant, saved as a PNG."""
+    """BLEU and chrF against training minutes, a line per variant, saved as a PNG; bars
+    per variant when every run had the same budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
+    metrics = (("bleu", "BLEU (sacreBLEU, cased)"), ("chrf", "chrF"))
+    budgets = {row["train_minutes"] for row in rows}
     figure, axes = pyplot.subplots(1, 2, figsize=(10, 4))
-    for variant in dict.fromkeys(row["variant"] for row in rows):
-        points = sorted((r["train_minutes"], r) for r in rows if r["variant"] == variant)
-        minutes = [m for m, _ in points]
-        for axis, metric in zip(axes, ("bleu", "chrf"), strict=True):
-            axis.plot(minutes, [r[metric] for _, r in points], marker="o", label=variant)
-    for axis, label in zip(axes, ("BLEU (sacreBLEU, cased)", "chrF"), strict=True):
-        axis.set_xlabel("training minutes (wall-clock budget)")
-        axis.set_ylabel(f"test-split {label}")
-        axis.grid(alpha=0.3)
-        axis.legend()
+    if len(budgets) == 1:
+        names = [row["variant"] for row in rows]
+        for axis, (metric, label) in zip(axes, metrics, strict=True):
+            axis.barh(names, [row[metric] for row in rows])
+            axis.invert_yaxis()
+            axis.set_xlabel(f"test-split {label} after {min(budgets):g} min of training")
+            axis.grid(alpha=0.3, axis="x")
+    else:
+        for variant in dict.fromkeys(row["variant"] for row in rows):
+            points = sorted((r["train_minutes"], r) for r in rows if r["variant"] == variant)
+            minutes = [m for m, _ in points]
+            for axis, (metric, _) in zip(axes, metrics, strict=True):
+                axis.plot(minutes, [r[metric] for _, r in points], marker="o", label=variant)
+        for axis, (_, label) in zip(axes, metrics, strict=True):
+            axis.set_xlabel("training minutes (wall-clock budget)")
+            axis.set_ylabel(f"test-split {label}")
+            axis.grid(alpha=0.3)
+            axis.legend()
     figure.suptitle(f"spa-eng, greedy decoding; {machine}", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
