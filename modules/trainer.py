@@ -13,7 +13,7 @@ import tf_keras as keras
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from modules import callbacks, data, distribution, export, transform
+from modules import callbacks, checkpoint_averaging, data, distribution, export, transform
 from modules.decoding_config import DecodingConfig
 from modules.learning_rate import InverseSquareRoot
 from modules.model import architectures
@@ -152,7 +152,7 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
         epochs=training.epochs,
         steps_per_epoch=training.steps_per_epoch or None,
         validation_data=eval_batches,
-        callbacks=training_callbacks(config, fn_args),
+        callbacks=training_callbacks(config, fn_args, eval_batches),
         verbose=2,
     )
     if training.epochs == 0:
@@ -161,9 +161,12 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
     return model, tft_output
 
 
-def training_callbacks(config: TrainerConfig, fn_args: FnArgs) -> list:
+def training_callbacks(
+    config: TrainerConfig, fn_args: FnArgs, eval_batches: tf.data.Dataset
+) -> list:
     """Resume-after-kill, the clock (time budget, learning rate), throughput lines,
-    per-epoch checkpoints, TensorBoard, early stop with the best weights restored."""
+    per-epoch checkpoints, TensorBoard, early stop with the best weights restored, then
+    (when asked) the average of the last checkpoints if it evaluates better."""
     run_dir = distribution.output_directory(fn_args.model_run_dir)
     training = config.training
     clock = callbacks.TrainingClock(
@@ -171,6 +174,16 @@ def training_callbacks(config: TrainerConfig, fn_args: FnArgs) -> list:
         base_learning_rate=training.learning_rate,
         anneal=training.learning_rate_schedule == "linear_decay",
     )
+    averaging = []
+    if training.average_last_checkpoints:
+        averaging.append(
+            checkpoint_averaging.CheckpointAveraging(
+                os.path.join(run_dir, "averaged_checkpoints"),
+                count=training.average_last_checkpoints,
+                every_steps=training.save_checkpoints_steps,
+                eval_data=eval_batches,
+            )
+        )
     return [
         keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
         clock,
@@ -183,6 +196,7 @@ def training_callbacks(config: TrainerConfig, fn_args: FnArgs) -> list:
             patience=training.early_stopping_patience or training.epochs + 1,
             restore_best_weights=True,
         ),
+        *averaging,
     ]
 
 

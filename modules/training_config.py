@@ -42,6 +42,14 @@ class TrainingConfig(Settings):
     gradient_clip_norm: float = setting(
         1.0, "rescale each step's gradients to at most this global norm (0: no clipping)"
     )
+    average_last_checkpoints: int = setting(
+        0,
+        "export the element-wise mean of the weights saved at the last this many multiples "
+        "of save_checkpoints_steps, when its eval loss is lower than the best epoch's (0: off)",
+    )
+    save_checkpoints_steps: int = setting(
+        100, "steps between the checkpoints that average_last_checkpoints averages"
+    )
     train_minutes: float = setting(
         0.0,
         "wall-clock training budget in minutes: stop between steps when it is spent, keep the "
@@ -61,8 +69,11 @@ class TrainingConfig(Settings):
     def validate(self) -> None:
         self.require_at_least(1, ("batch_size",))
         self.require_at_least(0, ("epochs", "steps_per_epoch", "early_stopping_patience"))
-        self.require_at_least(1, ("warmup_steps",))
-        self.require_at_least(0, ("batch_tokens", "train_minutes", "gradient_clip_norm"))
+        self.require_at_least(1, ("warmup_steps", "save_checkpoints_steps"))
+        self.require_at_least(
+            0,
+            ("batch_tokens", "train_minutes", "gradient_clip_norm", "average_last_checkpoints"),
+        )
         self.require_positive(("learning_rate",))
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing={self.label_smoothing}: must be in [0, 1)")

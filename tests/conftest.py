@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SLOW_FIXTURES = {"tiny_pipeline_run"}  # and every fixture built on it
 SLOW_MODULES = {
     "test_benchmarks",  # benchmark smoke runs: training, SavedModel decoding
+    "test_checkpoint_averaging",  # a tiny model trained while checkpoints are saved
     "test_distributed",  # training in 2 replicas and in 2 worker processes
     "test_faults",  # five pipeline runs on a copy of the code
     "test_model",  # models trained until they overfit a batch
