@@ -276,8 +276,8 @@ def _add_translate_command(commands) -> None:
     translate.add_argument(
         "--decoding",
         choices=tuple(signatures.SEARCH_SIGNATURES),
-        default="greedy",
-        help="search (default: greedy)",
+        help="search (default: the model's serving_default, beam unless it was trained with "
+        "another --decoding)",
     )
     translate.add_argument(
         "--batch-size", type=int, default=32, help="lines per batch from a pipe (default: 32)"

@@ -46,14 +46,21 @@ def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def translate_lines(
-    model_dir: str, lines: Iterable[str], out: TextIO, decoding: str, batch_size: int, tsv: bool
+    model_dir: str,
+    lines: Iterable[str],
+    out: TextIO,
+    decoding: str | None,
+    batch_size: int,
+    tsv: bool,
 ) -> int:
-    """Writes the translation of every line to `out` (`source<TAB>translation` if `tsv`);
-    returns how many lines were translated."""
+    """Writes the translation of every line to `out` (`source<TAB>translation` if `tsv`)
+    with the `decoding` search (None: the model's serving default); returns how many lines
+    were translated."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the ops the model uses)
 
-    translate = tf.saved_model.load(model_dir).signatures[signatures.SEARCH_SIGNATURES[decoding]]
+    signature = signatures.SEARCH_SIGNATURES[decoding] if decoding else signatures.SERVING_DEFAULT
+    translate = tf.saved_model.load(model_dir).signatures[signature]
     count = 0
     for batch in batches(lines, batch_size):
         sentences = {signatures.SENTENCES: tf.constant(batch, tf.string, [len(batch)])}

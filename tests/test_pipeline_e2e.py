@@ -8,7 +8,7 @@ import sentencepiece
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import text, transform
+from modules import signatures, text, transform
 from pipeline import results
 from tests.helpers import directory_digest, synthetic_corpus, translate_in_fresh_process
 
@@ -119,7 +119,8 @@ def test_pushed_model_translates_in_a_fresh_tensorflow_only_process(tiny_pipelin
         assert len(translations) == len(sentences)
         for translation in translations:
             assert not any(token in translation for token in text.SPECIAL_TOKENS)
-    assert output["translations"]["serving_default"] == output["translations"]["greedy"]
+    default_search = signatures.SEARCH_SIGNATURES[config.decoding.decoding]
+    assert output["translations"]["serving_default"] == output["translations"][default_search]
     for tokens, sums in zip(output["output_tokens"], output["attention_row_sums"], strict=True):
         steps = tokens.index(text.END_TOKEN) + 1 if text.END_TOKEN in tokens else len(tokens)
         np.testing.assert_allclose(sums[:steps], 1.0, rtol=1e-5)
