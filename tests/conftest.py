@@ -61,6 +61,8 @@ def tiny_pipeline_run(tmp_path_factory):
         epochs=40,
         learning_rate=0.01,
         early_stopping_patience=8,
+        average_last_checkpoints=3,
+        save_checkpoints_steps=20,
         bleu_floor=5.0,
     )
     run_with_tfx_cli(config, root)

@@ -103,6 +103,12 @@ def test_trainer_logged_throughput_and_kept_checkpoints(tiny_pipeline_run):
     )
     assert epochs_run <= config.training.epochs
     assert checkpoints.model_checkpoint_path.endswith(f"ckpt-{epochs_run}")
+    # The newest multiples of save_checkpoints_steps, kept for averaging.
+    averaged = tf.train.get_checkpoint_state(str(model_run / "averaged_checkpoints"))
+    steps = [int(path.rsplit("-", 1)[1]) for path in averaged.all_model_checkpoint_paths]
+    every = config.training.save_checkpoints_steps
+    assert len(steps) == config.training.average_last_checkpoints
+    assert steps == list(range(steps[0], steps[-1] + every, every)) and steps[0] % every == 0
 
 
 def test_pushed_model_translates_in_a_fresh_tensorflow_only_process(tiny_pipeline_run):
