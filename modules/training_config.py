@@ -43,9 +43,10 @@ class TrainingConfig(Settings):
         1.0, "rescale each step's gradients to at most this global norm (0: no clipping)"
     )
     average_last_checkpoints: int = setting(
-        0,
+        8,
         "export the element-wise mean of the weights saved at the last this many multiples "
-        "of save_checkpoints_steps, when its eval loss is lower than the best epoch's (0: off)",
+        "of save_checkpoints_steps, when its eval loss is lower than the best epoch's (0: "
+        "off); 8 gave 2 BLEU more in a 10-minute budget (README, Benchmarks 11)",
     )
     save_checkpoints_steps: int = setting(
         100, "steps between the checkpoints that average_last_checkpoints averages"
