@@ -40,7 +40,8 @@ def keras_outputs_in_input_order(outputs, reverse):
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_outputs_states_and_gradients_match_keras_masked_layers(cell, reverse):
+@pytest.mark.parametrize("training", [False, True])  # a GRU in training: gru_sequence
+def test_outputs_states_and_gradients_match_keras_masked_layers(cell, reverse, training):
     rng = np.random.default_rng(1)
     initial_state = [
         tf.constant(rng.normal(size=(len(LENGTHS), 6)).astype("float32"))
@@ -51,12 +52,12 @@ def test_outputs_states_and_gradients_match_keras_masked_layers(cell, reverse):
     inputs = tf.constant(inputs)
 
     with tf.GradientTape(persistent=True) as tape:
-        tape.watch(inputs)
+        tape.watch([inputs, *initial_state])
         expected, *expected_state = reference(
             inputs, mask=tf.constant(mask), initial_state=initial_state
         )
         expected = keras_outputs_in_input_order(expected, reverse)
-        outputs, state = projected(inputs, LENGTHS, initial_state=initial_state)
+        outputs, state = projected(inputs, LENGTHS, initial_state=initial_state, training=training)
         # A loss over the real positions and the final state, as the model's uses them.
         weights = tf.constant(rng.normal(size=(6,)).astype("float32"))
         losses = [
@@ -71,7 +72,7 @@ def test_outputs_states_and_gradients_match_keras_masked_layers(cell, reverse):
     for mine, initial in zip(state, initial_state, strict=True):
         np.testing.assert_array_equal(mine.numpy()[-1], initial.numpy()[-1])
     gradients = [
-        tape.gradient(loss, [inputs, *layer.trainable_weights])
+        tape.gradient(loss, [inputs, *initial_state, *layer.trainable_weights])
         for loss, layer in zip(losses, (reference, projected), strict=True)
     ]
     for theirs, mine in zip(*gradients, strict=True):
@@ -94,9 +95,14 @@ def test_unknown_cell_is_refused():
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_an_empty_batch_gives_empty_outputs_and_states(cell):
+@pytest.mark.parametrize("training", [False, True])
+def test_an_empty_batch_gives_empty_outputs_states_and_zero_gradients(cell, training):
     # A worker's share of a distributed batch may be empty.
     layer = ProjectedRNN(cell, 4)
-    outputs, state = layer(tf.zeros([0, 5, 3]), tf.zeros([0], tf.int32))
+    with tf.GradientTape() as tape:
+        outputs, state = layer(tf.zeros([0, 5, 3]), tf.zeros([0], tf.int32), training=training)
+        loss = tf.reduce_sum(outputs) + sum(tf.reduce_sum(s) for s in state)
     assert outputs.shape == (0, 5, 4)
     assert [s.shape for s in state] == [(0, 4)] * (2 if cell == "lstm" else 1)
+    for gradient in tape.gradient(loss, layer.trainable_weights):
+        np.testing.assert_array_equal(tf.convert_to_tensor(gradient).numpy(), 0.0)

@@ -54,7 +54,9 @@ class Decoder(keras.layers.Layer):
         (attention vectors [batch, tgt_len, units], weights [batch, tgt_len, src_len],
         new state). The vectors at padded positions are undefined."""
         embedded = self.dropout(self.embedding(target_in), training=training)
-        outputs, state = self.rnn(embedded, sequence_lengths(target_in), initial_state=state)
+        outputs, state = self.rnn(
+            embedded, sequence_lengths(target_in), initial_state=state, training=training
+        )
         context, weights = self.attention(outputs, memory)
         vectors = self.attention_vector(tf.concat([context, outputs], axis=-1))
         return vectors, weights, state

@@ -85,7 +85,7 @@ class ProjectedRNN(keras.layers.Layer):
         memory = tf.sigmoid(gate_forget) * state[1] + tf.sigmoid(gate_in) * tf.tanh(cell_in)
         return [tf.sigmoid(gate_out) * tf.tanh(memory), memory]
 
-    def call(self, inputs, lengths, initial_state=None):
+    def call(self, inputs, lengths, initial_state=None, training=None):
         batch = tf.shape(inputs)[0]
         if initial_state is None:
             zeros = tf.zeros([batch, self.units], self.compute_dtype)
@@ -104,6 +104,15 @@ class ProjectedRNN(keras.layers.Layer):
         projected = tf.reshape(projected, [tf.shape(inputs)[1], batch, self.kernel.shape[-1]])
         if inputs.shape[1] == 1:  # one decoding step: no loop to set up
             states = [s[tf.newaxis] for s in self.recur(projected[0], list(initial_state))]
+        elif training and self.cell == "gru":
+            states = [
+                gru_sequence(
+                    projected,
+                    initial_state[0],
+                    tf.convert_to_tensor(self.recurrent_kernel),
+                    tf.convert_to_tensor(self.bias[1]),
+                )
+            ]
         else:
             states = tf.scan(
                 lambda state, x: self.recur(x, state), projected, initializer=list(initial_state)
@@ -119,3 +128,66 @@ class ProjectedRNN(keras.layers.Layer):
         if self.reverse:
             outputs = tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0)
         return outputs, final
+
+
+@tf.custom_gradient
+def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias):
+    """The GRU time loop of `ProjectedRNN.recur` with a hand-written gradient.
+
+    projected [time, batch, 3 * units] (each step's `x W + b`), initial [batch, units],
+    recurrent_kernel [units, 3 * units], recurrent_bias [3 * units]
+      -> states [time, batch, units].
+
+    Autodiff through the loop would compute the recurrent kernel's gradient one time step
+    at a time, a matmul with only `batch` rows inside the loop. Here the backward loop only
+    carries the state's gradient (one matmul by the kernel per step); the kernel's and
+    biases' gradients are single matmuls and sums over all steps afterwards.
+    """
+
+    def step(carry, x):
+        previous = carry[0]
+        u_z, u_r, u_h = tf.split(
+            tf.nn.bias_add(tf.matmul(previous, recurrent_kernel), recurrent_bias), 3, axis=-1
+        )
+        x_z, x_r, x_h = tf.split(x, 3, axis=-1)
+        update = tf.sigmoid(x_z + u_z)
+        reset = tf.sigmoid(x_r + u_r)
+        candidate = tf.tanh(x_h + reset * u_h)
+        return (update * previous + (1.0 - update) * candidate, update, reset, candidate, u_h)
+
+    zeros = tf.zeros_like(initial)
+    states, updates, resets, candidates, recurrent_h = tf.scan(
+        step, projected, initializer=(initial, zeros, zeros, zeros, zeros)
+    )
+    previous_states = tf.concat([initial[tf.newaxis], states[:-1]], axis=0)
+
+    def gradient(d_states):
+        def back_step(carry, inputs):
+            d_next = carry[0]
+            d_output, previous, update, reset, candidate, u_h = inputs
+            d_state = d_output + d_next
+            d_update = d_state * (previous - candidate) * update * (1.0 - update)
+            d_candidate = d_state * (1.0 - update) * (1.0 - candidate * candidate)
+            d_reset = d_candidate * u_h * reset * (1.0 - reset)
+            d_inner = tf.concat([d_update, d_reset, d_candidate * reset], axis=-1)
+            d_previous = d_state * update + tf.matmul(d_inner, recurrent_kernel, transpose_b=True)
+            return d_previous, tf.concat([d_update, d_reset, d_candidate], axis=-1), d_inner
+
+        width = tf.shape(projected)[-1]
+        batch = tf.shape(initial)[0]
+        empty = tf.zeros([batch, width], projected.dtype)
+        d_previous, d_projected, d_inner = tf.scan(
+            back_step,
+            (d_states, previous_states, updates, resets, candidates, recurrent_h),
+            initializer=(tf.zeros_like(initial), empty, empty),
+            reverse=True,
+        )
+        units = tf.shape(initial)[-1]
+        d_kernel = tf.matmul(
+            tf.reshape(previous_states, [-1, units]),
+            tf.reshape(d_inner, [-1, width]),
+            transpose_a=True,
+        )
+        return d_projected, d_previous[0], d_kernel, tf.reduce_sum(d_inner, axis=[0, 1])
+
+    return states, gradient
