@@ -280,3 +280,32 @@ def translate_in_fresh_process(model_dir: Path, sentences: list[str]) -> dict:
         check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def greedy_words(model, source_ids) -> list[list[int]]:
+    """Greedy decoding of `source_ids` [batch, src_len] by `model`: each sentence's ids
+    before [END] (at most 12)."""
+    import tensorflow as tf
+
+    from modules import decoding
+
+    memory, state = model.encode(tf.constant(source_ids))
+    max_lengths = tf.fill([source_ids.shape[0]], 12)
+    hyps = decoding.decode(
+        model.decoder.step, memory, memory.mask, state, max_lengths, decoding.Greedy()
+    )
+    return [
+        row[: n - 1].tolist()
+        for row, n in zip(hyps.token_ids.numpy(), hyps.lengths.numpy(), strict=True)
+    ]
+
+
+def fit_until_memorised(model, inputs, target_out) -> dict:
+    """Fits `model` on one batch for 150 epochs (batches of 8), asserts that greedy
+    decoding then writes every target sentence back, and returns the history."""
+    from modules import text
+
+    history = model.fit(inputs, target_out, batch_size=8, epochs=150, verbose=0).history
+    expected = [[t for t in row if t not in (text.PAD_ID, text.END_ID)] for row in target_out]
+    assert greedy_words(model, inputs["source_ids"]) == expected
+    return history

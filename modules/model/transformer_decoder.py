@@ -8,7 +8,12 @@ from typing import NamedTuple
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.model.transformer_layers import FeedForward, KeyValueAttention, TokenEmbedding
+from modules.model.transformer_layers import (
+    FeedForward,
+    KeyValueAttention,
+    TokenEmbedding,
+    TransformerStack,
+)
 
 
 class TransformerMemory(NamedTuple):
@@ -66,32 +71,18 @@ class DecoderLayer(keras.layers.Layer):
         return outputs + self.dropout(transformed, training=training), weights, keys, values
 
 
-class TransformerDecoder(keras.layers.Layer):
+class TransformerDecoder(TransformerStack):
     """The decoder's state is its self-attention cache: per layer the keys and values of
     the tokens decoded so far, `[k_1, v_1, k_2, v_2, ...]`, each [batch, past, heads,
     width/heads]; `initial_state` is empty (past = 0). A search calls `step` one token at a
     time; training runs `output_vectors` over the whole target with a causal mask."""
 
-    def __init__(
-        self,
-        embedding: TokenEmbedding,
-        *,
-        layers: int,
-        width: int,
-        heads: int,
-        feed_forward_width: int,
-        dropout: float = 0.0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.embedding = embedding
+    block = DecoderLayer
+
+    def __init__(self, embedding: TokenEmbedding, *, width: int, heads: int, **kwargs):
+        super().__init__(embedding, width=width, heads=heads, **kwargs)
         self.heads = heads
         self.head_width = width // heads
-        self.dropout = keras.layers.Dropout(dropout)
-        self.decoder_layers = [
-            DecoderLayer(width, heads, feed_forward_width, dropout) for _ in range(layers)
-        ]
-        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6)
         self.output_bias = self.add_weight(
             "output_bias", shape=[embedding.vocab_size], initializer="zeros"
         )
@@ -99,8 +90,7 @@ class TransformerDecoder(keras.layers.Layer):
     def memory(self, encoder_outputs, source_mask) -> TransformerMemory:
         """encoder_outputs [batch, src_len, width], source_mask [batch, src_len] -> each
         layer's cross-attention keys and values, computed once per sentence."""
-        layers = self.decoder_layers
-        projected = [layer.cross_attention.project(encoder_outputs) for layer in layers]
+        projected = [block.cross_attention.project(encoder_outputs) for block in self.blocks]
         return TransformerMemory(
             keys=tuple(keys for keys, _ in projected),
             values=tuple(values for _, values in projected),
@@ -109,7 +99,7 @@ class TransformerDecoder(keras.layers.Layer):
 
     def initial_state(self, batch) -> list:
         empty = tf.zeros([batch, 0, self.heads, self.head_width], self.compute_dtype)
-        return [empty] * (2 * len(self.decoder_layers))
+        return [empty] * (2 * len(self.blocks))
 
     def output_vectors(self, target_ids, memory: TransformerMemory, state, training=None):
         """target_ids [batch, len] following the cached positions in `state` ->
@@ -122,7 +112,7 @@ class TransformerDecoder(keras.layers.Layer):
         causal = tf.range(past + length)[tf.newaxis, :] <= past + tf.range(length)[:, tf.newaxis]
         memory_mask = memory.mask[:, None, :]
         new_state = []
-        for index, layer in enumerate(self.decoder_layers):
+        for index, layer in enumerate(self.blocks):
             outputs, weights, keys, values = layer(
                 outputs,
                 state[2 * index],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-from modules.model.transformer_layers import FeedForward, KeyValueAttention, TokenEmbedding
+from modules.model.transformer_layers import FeedForward, KeyValueAttention, TransformerStack
 
 
 class EncoderLayer(keras.layers.Layer):
@@ -30,32 +30,15 @@ class EncoderLayer(keras.layers.Layer):
         return outputs + self.dropout(transformed, training=training)
 
 
-class TransformerEncoder(keras.layers.Layer):
+class TransformerEncoder(TransformerStack):
     """call(source_ids [batch, src_len], source_mask [batch, src_len] bool) -> outputs
     [batch, src_len, width], layer-normed; undefined at padded positions."""
 
-    def __init__(
-        self,
-        embedding: TokenEmbedding,
-        *,
-        layers: int,
-        width: int,
-        heads: int,
-        feed_forward_width: int,
-        dropout: float = 0.0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.embedding = embedding
-        self.dropout = keras.layers.Dropout(dropout)
-        self.encoder_layers = [
-            EncoderLayer(width, heads, feed_forward_width, dropout) for _ in range(layers)
-        ]
-        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6)
+    block = EncoderLayer
 
     def call(self, source_ids, source_mask, training=None):
         outputs = self.dropout(self.embedding(source_ids), training=training)
         attention_mask = source_mask[:, None, :]
-        for layer in self.encoder_layers:
+        for layer in self.blocks:
             outputs = layer(outputs, attention_mask, training=training)
         return self.final_norm(outputs)

@@ -81,3 +81,28 @@ class FeedForward(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         return self.outer(self.dropout(self.inner(inputs), training=training))
+
+
+class TransformerStack(keras.layers.Layer):
+    """What the encoder and decoder share: the token embedding with dropout, `layers`
+    blocks of the subclass's `block` class, and a final layer norm (pre-layer-norm blocks
+    leave their sum un-normed)."""
+
+    block: type[keras.layers.Layer]
+
+    def __init__(
+        self,
+        embedding: TokenEmbedding,
+        *,
+        layers: int,
+        width: int,
+        heads: int,
+        feed_forward_width: int,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+        self.dropout = keras.layers.Dropout(dropout)
+        self.blocks = [self.block(width, heads, feed_forward_width, dropout) for _ in range(layers)]
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6)
