@@ -13,7 +13,16 @@ import tf_keras as keras
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from modules import callbacks, checkpoint_averaging, data, distribution, export, transform
+from modules import (
+    callbacks,
+    checkpoint_averaging,
+    data,
+    distribution,
+    export,
+    precision,
+    progress,
+    transform,
+)
 from modules.decoding_config import DecodingConfig
 from modules.learning_rate import InverseSquareRoot
 from modules.model import architectures
@@ -67,11 +76,15 @@ def build_model(
     *,
     ids_shared: bool = False,
 ) -> TranslationModel:
-    """The compiled model in `training_config.precision`; call inside the strategy's scope.
-    `ids_shared`: one joint vocabulary (`TransformConfig.ids_shared`)."""
+    """The compiled model in `training_config.precision` (`auto` resolved for this machine,
+    modules/precision.py); call inside the strategy's scope. `ids_shared`: one joint
+    vocabulary (`TransformConfig.ids_shared`)."""
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    policy, reason = precision.choose(training_config.precision, precision.cpu_flags(), gpus)
+    progress.report(f"Precision: {policy} ({reason})")
     # Keras layers take the global dtype policy when they are constructed; keep it local.
     previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(training_config.precision)
+    keras.mixed_precision.set_global_policy(policy)
     try:
         model = architectures.build(
             model_config, source_vocab_size, target_vocab_size, ids_shared=ids_shared

@@ -6,7 +6,7 @@ import dataclasses
 
 from modules.settings import ConfigError, Settings, setting
 
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("auto", "constant", "linear_decay", "inverse_sqrt")
 
 
@@ -61,10 +61,12 @@ class TrainingConfig(Settings):
         "stop after this many epochs without a better eval loss (0: never); the weights "
         "with the best eval loss are kept either way",
     )
-    # "mixed_bfloat16" computes in bfloat16 with float32 weights: 1.7x faster training at
-    # the tutorial's sizes on a CPU with AMX (benchmarks/); "float32" is exact.
     precision: str = setting(
-        "float32", "compute precision; mixed_bfloat16 keeps float32 weights", PRECISIONS
+        "auto",
+        "compute precision: mixed_bfloat16 computes in bfloat16 with float32 weights; auto "
+        "picks it on a CPU with AVX-512 BF16 or AMX (faster there, slower elsewhere; README, "
+        "Benchmarks 12), float32 on other CPUs and on GPUs",
+        PRECISIONS,
     )
 
     def validate(self) -> None:

@@ -155,6 +155,7 @@ def synthetic_pipeline_config(root: Path, **overrides):
         max_source_tokens=24,
         max_target_tokens=24,
         architecture="rnn",
+        precision="float32",  # not `auto`: the same arithmetic on every CPU
         embedding_dim=16,
         units=32,
         batch_size=16,

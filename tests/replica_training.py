@@ -38,7 +38,7 @@ def main(replicas: int, architecture: str) -> None:
     with strategy.scope():
         # A constant rate: the Transformer's warm-up would outlast these 80 steps.
         training_config = TrainingConfig(
-            learning_rate=learning_rate, learning_rate_schedule="constant"
+            learning_rate=learning_rate, learning_rate_schedule="constant", precision="float32"
         )
         model = trainer.build_model(model_config, training_config, 20, 20)
     history = model.fit(dataset, epochs=20, verbose=0)

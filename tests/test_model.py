@@ -89,7 +89,9 @@ def test_overfits_one_batch_with_label_smoothing_and_gradient_clipping():
     inputs, target_out = toy_batch()
     model = trainer.build_model(
         ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
-        TrainingConfig(learning_rate=0.02, label_smoothing=0.1, gradient_clip_norm=1.0),
+        TrainingConfig(
+            learning_rate=0.02, label_smoothing=0.1, gradient_clip_norm=1.0, precision="float32"
+        ),
         VOCAB,
         VOCAB,
     )

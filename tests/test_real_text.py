@@ -57,7 +57,7 @@ def test_an_overfitted_model_gives_back_case_apostrophes_accents_and_punctuation
     model_config, learning_rate = MODELS[architecture]
     model = trainer.build_model(
         model_config,
-        TrainingConfig(learning_rate=learning_rate),
+        TrainingConfig(learning_rate=learning_rate, precision="float32"),
         vocab_size,
         vocab_size,
         ids_shared=TEXT_CONFIG.ids_shared,

@@ -24,7 +24,7 @@ def test_overfits_one_batch_and_greedy_decoding_reproduces_the_targets(ids_share
     inputs, target_out = toy_batch()
     model = trainer.build_model(
         TINY.replace(dropout=0.0),
-        TrainingConfig(learning_rate=0.005, label_smoothing=0.1),
+        TrainingConfig(learning_rate=0.005, label_smoothing=0.1, precision="float32"),
         VOCAB,
         VOCAB,
         ids_shared=ids_shared,
@@ -39,7 +39,7 @@ def test_overfits_one_batch_and_greedy_decoding_reproduces_the_targets(ids_share
 def test_padding_changes_neither_the_loss_nor_the_logits_of_real_tokens():
     tf.keras.utils.set_random_seed(2)
     inputs, target_out = toy_batch(batch=4)
-    model = trainer.build_model(TINY, TrainingConfig(), VOCAB, VOCAB)
+    model = trainer.build_model(TINY, TrainingConfig(precision="float32"), VOCAB, VOCAB)
     padded = {k: np.pad(v, [(0, 0), (0, 5)]) for k, v in inputs.items()}
     loss = model.evaluate(inputs, target_out, verbose=0)[0]
     padded_loss = model.evaluate(padded, np.pad(target_out, [(0, 0), (0, 5)]), verbose=0)[0]
@@ -66,7 +66,7 @@ def test_the_auto_schedule_warms_the_transformer_up_and_keeps_the_rnn_constant(
 ):
     model = trainer.build_model(
         TINY.replace(architecture=architecture),
-        TrainingConfig(learning_rate=1e-3, warmup_steps=10),
+        TrainingConfig(learning_rate=1e-3, warmup_steps=10, precision="float32"),
         VOCAB,
         VOCAB,
     )
