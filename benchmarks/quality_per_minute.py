@@ -79,9 +79,13 @@ def plot(rows: list[dict], path: str, machine: str) -> None:
 
     metrics = (("bleu", "BLEU (sacreBLEU, cased)"), ("chrf", "chrF"))
     budgets = {row["train_minutes"] for row in rows}
-    figure, axes = pyplot.subplots(1, 2, figsize=(10, 4))
+    figure, axes = pyplot.subplots(1, 2, figsize=(13, 4.5))
     if len(budgets) == 1:
-        names = [row["variant"] for row in rows]
+        # A variant may have run more than once (appended runs): its date tells them apart.
+        names = [
+            f"{row['variant']}, {row.get('eval_decoding', 'greedy')} ({row['date'][5:16]})"
+            for row in rows
+        ]
         for axis, (metric, label) in zip(axes, metrics, strict=True):
             axis.barh(names, [row[metric] for row in rows])
             axis.invert_yaxis()
@@ -98,7 +102,9 @@ def plot(rows: list[dict], path: str, machine: str) -> None:
             axis.set_ylabel(f"test-split {label}")
             axis.grid(alpha=0.3)
             axis.legend()
-    figure.suptitle(f"spa-eng, greedy decoding; {machine}", fontsize=9)
+    # Rows written before the rows said their search were all scored with greedy search.
+    searches = " and ".join(sorted({row.get("eval_decoding", "greedy") for row in rows}))
+    figure.suptitle(f"spa-eng, {searches} search; {machine}", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 

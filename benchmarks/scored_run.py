@@ -31,7 +31,7 @@ def run_and_score(config) -> dict:
     """Runs the pipeline for `config`; its row: times, scores and sample translations."""
     import tensorflow as tf
 
-    from modules import metrics, signatures
+    from modules import metrics, precision, signatures
     from pipeline import local_runner, outputs, results
 
     start = time.perf_counter()
@@ -49,7 +49,10 @@ def run_and_score(config) -> dict:
     step = max(1, len(test_sources) // TEST_SAMPLES)
     sources = list(SAMPLE_SOURCES) + test_sources[::step][:TEST_SAMPLES]
     translations = model.signatures[signatures.SERVING_DEFAULT](tf.constant(sources))
+    gpus = len(tf.config.list_physical_devices("GPU"))
     return {
+        "eval_decoding": config.decoding.eval_decoding,
+        "precision": precision.choose(config.training.precision, precision.cpu_flags(), gpus)[0],
         "bleu": overall[metrics.BLEU],
         "bleu_lowercase": overall[metrics.BLEU_LOWERCASE],
         "chrf": overall[metrics.CHRF],
