@@ -39,11 +39,14 @@ def _signature(config, name: str, sentences: list[str]) -> list[str]:
     return [t.decode() for t in outputs.numpy()]
 
 
-def test_translates_arguments_with_the_latest_pushed_model(tiny_pipeline_run):
+@pytest.mark.parametrize(
+    ("options", "signature"), [([], "serving_default"), (["--decoding", "greedy"], "greedy")]
+)
+def test_translates_arguments_with_the_latest_pushed_model(tiny_pipeline_run, options, signature):
     config, _ = tiny_pipeline_run
     sentences = ["Yo veo el gato.", "", "Ella quiere un libro."]
-    translations = _translate(config, *sentences)
-    assert translations == _signature(config, "greedy", sentences)
+    translations = _translate(config, *options, *sentences)
+    assert translations == _signature(config, signature, sentences)
     assert translations[1] == "" and translations[0] and translations[2]
 
 
