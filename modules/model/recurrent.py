@@ -141,7 +141,9 @@ def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias):
     Autodiff through the loop would compute the recurrent kernel's gradient one time step
     at a time, a matmul with only `batch` rows inside the loop. Here the backward loop only
     carries the state's gradient (one matmul by the kernel per step); the kernel's and
-    biases' gradients are single matmuls and sums over all steps afterwards.
+    biases' gradients are single matmuls and sums over all steps afterwards. The backward
+    loop multiplies by the kernel transposed once beforehand: oneDNN's matmul with
+    `transpose_b` was 2.7x slower at 1024 units and batch 64 (it re-packs the kernel).
     """
 
     def step(carry, x):
@@ -162,6 +164,8 @@ def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias):
     previous_states = tf.concat([initial[tf.newaxis], states[:-1]], axis=0)
 
     def gradient(d_states):
+        kernel_transposed = tf.transpose(recurrent_kernel)
+
         def back_step(carry, inputs):
             d_next = carry[0]
             d_output, previous, update, reset, candidate, u_h = inputs
@@ -170,7 +174,7 @@ def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias):
             d_candidate = d_state * (1.0 - update) * (1.0 - candidate * candidate)
             d_reset = d_candidate * u_h * reset * (1.0 - reset)
             d_inner = tf.concat([d_update, d_reset, d_candidate * reset], axis=-1)
-            d_previous = d_state * update + tf.matmul(d_inner, recurrent_kernel, transpose_b=True)
+            d_previous = d_state * update + tf.matmul(d_inner, kernel_transposed)
             return d_previous, tf.concat([d_update, d_reset, d_candidate], axis=-1), d_inner
 
         width = tf.shape(projected)[-1]
