@@ -84,6 +84,8 @@ def print_table(title: str, rows: list[dict]) -> None:
 def _format(value) -> str:
     if isinstance(value, float):
         return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return " ".join(_format(item) for item in value)
     return str(value)
 
 

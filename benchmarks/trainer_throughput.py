@@ -2,17 +2,20 @@
 
 Every contender trains on the same batches: sentence lengths of the corpus's first 30,000
 pairs (the tutorial's `num_examples`), padded to the longest (the tutorial's
-`pad_sequences`), random token ids. Reports the median step time as examples/s and target
-tokens/s, model FLOPs per example from the layer shapes, and the fraction of a matmul peak
-measured in the same run. Example:
+`pad_sequences`), random token ids. The contenders take turns: each round times every
+contender's steps once, so a noisy neighbour slows all of them alike. Reports, over the
+rounds, the median of each round's median step time as examples/s and target tokens/s, the
+median of the per-round ratios to the first contender, model FLOPs per example from the
+layer shapes, and the fraction of a matmul peak measured in the same run. Example:
 
-    python -m benchmarks.trainer_throughput --sizes tutorial default
+    python -m benchmarks.trainer_throughput --sizes tutorial default --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import time
 
 import numpy as np
@@ -154,7 +157,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["tutorial", "default"], choices=SIZES)
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps [%(default)s]")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps a round [%(default)s]")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="turns of every contender [%(default)s]"
+    )
     parser.add_argument("--corpus", default=common.default_corpus())
     parser.add_argument("--pairs", type=int, default=30000)
     parser.add_argument("--out", help="results directory [benchmarks/results]")
@@ -172,38 +178,57 @@ def main(argv: list[str] | None = None) -> None:
         e, u, v, b = SIZES[size]
         batches = make_batches(lengths, v, b, args.steps + 2)
         s, t = batches.source.shape[2], batches.target.shape[2] - 1
-        baseline = None
+        contenders = {}  # name -> (train step, FLOPs per example, peak dtype)
         for name in args.contenders:
             policy = CONTENDERS[name]
-            print(f"Timing {name} at {size} sizes (emb {e}, units {u}, vocab {v})", flush=True)
             if policy is None:
-                step, flops, peak = tutorial_step(e, u, v), tutorial_flops(e, u, v, s, t), "float32"
+                contenders[name] = (
+                    tutorial_step(e, u, v),
+                    tutorial_flops(e, u, v, s, t),
+                    "float32",
+                )
             else:
-                step = project_step(e, u, v, policy)
                 real_t = batches.target_tokens_per_batch / b
                 flops = project_flops(e, u, v, s, t, real_t)
-                peak = policy.removeprefix("mixed_")
-            seconds = time_steps(step, batches)
-            examples_per_s = b / seconds
-            baseline = baseline or examples_per_s
+                contenders[name] = (
+                    project_step(e, u, v, policy),
+                    flops,
+                    policy.removeprefix("mixed_"),
+                )
+        seconds = {name: [] for name in contenders}
+        for round_number in range(1, args.rounds + 1):
+            for name, (step, _, _) in contenders.items():
+                seconds[name].append(time_steps(step, batches))
+                print(
+                    f"{size} sizes (emb {e}, units {u}, vocab {v}), round {round_number}: "
+                    f"{name} {b / seconds[name][-1]:.1f} examples/s",
+                    flush=True,
+                )
+        baseline = seconds[args.contenders[0]]
+        for name, (_, flops, peak) in contenders.items():
+            median = statistics.median(seconds[name])
+            examples_per_s = b / median
             rows.append(
                 {
                     "sizes": size,
                     "contender": name,
-                    "step_s": seconds,
+                    "step_s": median,
                     "examples_per_s": examples_per_s,
-                    "target_tokens_per_s": batches.target_tokens_per_batch / seconds,
-                    "vs_first": examples_per_s / baseline,
+                    "target_tokens_per_s": batches.target_tokens_per_batch / median,
+                    "vs_first": statistics.median(
+                        first / mine for first, mine in zip(baseline, seconds[name], strict=True)
+                    ),
                     "gflops_per_example": flops / 1e9,
                     "peak_fraction": flops * examples_per_s / peaks[peak],
+                    "examples_per_s_by_round": [b / seconds_ for seconds_ in seconds[name]],
                 }
             )
-            print(f"  {examples_per_s:.1f} examples/s", flush=True)
     common.print_table("Trainer step throughput (median step)", rows)
     settings = {
         "corpus": args.corpus,
         "pairs": args.pairs,
         "timed_steps": args.steps,
+        "rounds": args.rounds,
         "sizes": {
             name: dict(zip(("embedding", "units", "vocab", "batch"), SIZES[name], strict=True))
             for name in args.sizes

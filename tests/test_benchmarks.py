@@ -32,6 +32,7 @@ def test_trainer_throughput_smoke(tmp_path):
         "trainer_throughput",
         "--sizes=smoke",
         "--steps=2",
+        "--rounds=2",
         "--pairs=300",
         f"--corpus={SAMPLE_CORPUS}",
         "--contenders",
@@ -42,6 +43,7 @@ def test_trainer_throughput_smoke(tmp_path):
     contenders = {row["contender"] for row in results["rows"]}
     assert contenders == {"tutorial per-token loop", "project"}
     assert all(row["examples_per_s"] > 0 and row["peak_fraction"] > 0 for row in results["rows"])
+    assert all(len(row["examples_per_s_by_round"]) == 2 for row in results["rows"])
 
 
 def test_decoding_throughput_smoke(tiny_pipeline_run, tmp_path):
