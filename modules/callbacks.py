@@ -33,7 +33,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 class TrainingClock(keras.callbacks.Callback):
     """The run's progress in [0, 1], agreed by every replica after every step. It stops
-    training between steps once `budget_seconds` (0: none) have passed and, with `anneal`,
+    training between steps or at an epoch's end (after its evaluation) once
+    `budget_seconds` (0: none) have passed and, with `anneal`,
     sets the next step's learning rate to `base_learning_rate * (1 - progress)`.
 
     progress = max(elapsed / budget, epochs done / epochs), where the current epoch counts
@@ -71,6 +72,21 @@ class TrainingClock(keras.callbacks.Callback):
         self._steps_this_epoch += 1
         if not (self.budget_seconds or self._anneal):
             return
+        self._read_clock("stopping after this step")
+        self._set_learning_rate(self.progress())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._steps_per_epoch = self._steps_per_epoch or self._steps_this_epoch
+        if self.budget_seconds:
+            # The epoch's evaluation may spend the rest of the budget: then stop here, not
+            # after one more step and one more evaluation.
+            self._read_clock("stopping at its end")
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+    def _read_clock(self, stopping: str) -> None:
+        """Updates `elapsed_seconds` (agreed by all replicas) and stops training when the
+        budget is spent, saying so once (`stopping`: when)."""
         self.elapsed_seconds = float(
             self._mean_over_replicas(tf.constant(time.monotonic() - self._start))
         )
@@ -78,15 +94,9 @@ class TrainingClock(keras.callbacks.Callback):
             if not self.model.stop_training:
                 progress.report(
                     f"Training budget of {self.budget_seconds / 60:g} min spent in epoch "
-                    f"{self._epoch + 1}: stopping after this step"
+                    f"{self._epoch + 1}: {stopping}"
                 )
             self.model.stop_training = True
-        self._set_learning_rate(self.progress())
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._steps_per_epoch = self._steps_per_epoch or self._steps_this_epoch
-        if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
 
     def progress(self) -> float:
         """How much of the run is done, in [0, 1]."""

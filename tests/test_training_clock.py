@@ -1,6 +1,8 @@
 """The training clock: a time budget stops training between steps, and the learning rate
 anneals over the budget or the epochs."""
 
+import time
+
 import pytest
 import tensorflow as tf
 import tf_keras as keras
@@ -13,7 +15,18 @@ from tests.helpers import toy_batch
 BASE_RATE = 0.01
 
 
-def fit(clock, epochs, steps_per_epoch=1):
+class SlowEpochEnd(keras.callbacks.Callback):
+    """Stands for an epoch's slow evaluation: sleeps at each epoch's end."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(self.seconds)
+
+
+def fit(clock, epochs, steps_per_epoch=1, before_clock=()):
     """Fits a tiny model under a MirroredStrategy, as the Trainer does, on the toy batch
     (one step per epoch unless `steps_per_epoch`), its training step traced beforehand so
     that the clock times training steps."""
@@ -28,7 +41,7 @@ def fit(clock, epochs, steps_per_epoch=1):
         dataset,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        callbacks=[clock],
+        callbacks=[*before_clock, clock],
         verbose=0,
     )
     return model, history.history
@@ -42,6 +55,13 @@ def test_the_budget_stops_training_between_steps_and_the_rate_reaches_zero():
     assert float(model.optimizer.learning_rate.numpy()) == 0.0
     rates = history["learning_rate"]
     assert rates == sorted(rates, reverse=True) and rates[0] < BASE_RATE
+
+
+def test_a_budget_spent_at_an_epochs_end_stops_before_the_next_epoch():
+    clock = TrainingClock(budget_seconds=1.0, base_learning_rate=BASE_RATE, anneal=False)
+    _, history = fit(clock, epochs=5, before_clock=[SlowEpochEnd(seconds=1.5)])
+    assert clock.elapsed_seconds >= 1.0
+    assert len(history["loss"]) == 1
 
 
 def test_without_a_budget_the_rate_anneals_linearly_over_the_epochs():
