@@ -93,7 +93,10 @@ def plot(rows: list[dict], path: str, machine: str) -> None:
             axis.grid(alpha=0.3, axis="x")
     else:
         for variant in dict.fromkeys(row["variant"] for row in rows):
-            points = sorted((r["train_minutes"], r) for r in rows if r["variant"] == variant)
+            points = sorted(
+                ((r["train_minutes"], r) for r in rows if r["variant"] == variant),
+                key=lambda point: point[0],
+            )
             minutes = [m for m, _ in points]
             for axis, (metric, _) in zip(axes, metrics, strict=True):
                 axis.plot(minutes, [r[metric] for _, r in points], marker="o", label=variant)
