@@ -74,12 +74,7 @@ class ProjectedRNN(keras.layers.Layer):
         step's `x W + b`), state as in `call` -> the new state."""
         inner = tf.matmul(state[0], self.recurrent_kernel)
         if self.cell == "gru":
-            inner = tf.nn.bias_add(inner, self.bias[1])
-            x_z, x_r, x_h = tf.split(projected, 3, axis=-1)
-            u_z, u_r, u_h = tf.split(inner, 3, axis=-1)
-            update = tf.sigmoid(x_z + u_z)
-            reset = tf.sigmoid(x_r + u_r)
-            candidate = tf.tanh(x_h + reset * u_h)
+            update, _, candidate, _ = gru_gates(projected, tf.nn.bias_add(inner, self.bias[1]))
             return [update * state[0] + (1.0 - update) * candidate]
         gate_in, gate_forget, cell_in, gate_out = tf.split(projected + inner, 4, axis=-1)
         memory = tf.sigmoid(gate_forget) * state[1] + tf.sigmoid(gate_in) * tf.tanh(cell_in)
@@ -130,6 +125,17 @@ class ProjectedRNN(keras.layers.Layer):
         return outputs, final
 
 
+def gru_gates(projected, inner):
+    """One GRU step's gates (Keras, `reset_after=True`): projected [batch, 3 * units] (`x W +
+    b`), inner [batch, 3 * units] (`h U + b_u`) -> (update, reset, candidate, the candidate's
+    part of inner), each [batch, units]."""
+    x_z, x_r, x_h = tf.split(projected, 3, axis=-1)
+    u_z, u_r, u_h = tf.split(inner, 3, axis=-1)
+    update = tf.sigmoid(x_z + u_z)
+    reset = tf.sigmoid(x_r + u_r)
+    return update, reset, tf.tanh(x_h + reset * u_h), u_h
+
+
 @tf.custom_gradient
 def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias):
     """The GRU time loop of `ProjectedRNN.recur` with a hand-written gradient.
@@ -148,13 +154,8 @@ def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias):
 
     def step(carry, x):
         previous = carry[0]
-        u_z, u_r, u_h = tf.split(
-            tf.nn.bias_add(tf.matmul(previous, recurrent_kernel), recurrent_bias), 3, axis=-1
-        )
-        x_z, x_r, x_h = tf.split(x, 3, axis=-1)
-        update = tf.sigmoid(x_z + u_z)
-        reset = tf.sigmoid(x_r + u_r)
-        candidate = tf.tanh(x_h + reset * u_h)
+        inner = tf.nn.bias_add(tf.matmul(previous, recurrent_kernel), recurrent_bias)
+        update, reset, candidate, u_h = gru_gates(x, inner)
         return (update * previous + (1.0 - update) * candidate, update, reset, candidate, u_h)
 
     zeros = tf.zeros_like(initial)
