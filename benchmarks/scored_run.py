@@ -49,10 +49,9 @@ def run_and_score(config) -> dict:
     step = max(1, len(test_sources) // TEST_SAMPLES)
     sources = list(SAMPLE_SOURCES) + test_sources[::step][:TEST_SAMPLES]
     translations = model.signatures[signatures.SERVING_DEFAULT](tf.constant(sources))
-    gpus = len(tf.config.list_physical_devices("GPU"))
     return {
         "eval_decoding": config.decoding.eval_decoding,
-        "precision": precision.choose(config.training.precision, precision.cpu_flags(), gpus)[0],
+        "precision": precision.for_this_machine(config.training.precision)[0],
         "bleu": overall[metrics.BLEU],
         "bleu_lowercase": overall[metrics.BLEU_LOWERCASE],
         "chrf": overall[metrics.CHRF],

@@ -37,3 +37,10 @@ def choose(precision: str, flags: frozenset[str], gpus: int) -> tuple[str, str]:
         f"auto: the CPU has none of {', '.join(sorted(BFLOAT16_CPU_FLAGS))}, where bfloat16 "
         "is slower"
     )
+
+
+def for_this_machine(precision: str) -> tuple[str, str]:
+    """`choose` with this machine's CPU flags and local GPUs -> (policy name, reason)."""
+    import tensorflow as tf
+
+    return choose(precision, cpu_flags(), len(tf.config.list_physical_devices("GPU")))

@@ -79,8 +79,7 @@ def build_model(
     """The compiled model in `training_config.precision` (`auto` resolved for this machine,
     modules/precision.py); call inside the strategy's scope. `ids_shared`: one joint
     vocabulary (`TransformConfig.ids_shared`)."""
-    gpus = len(tf.config.list_physical_devices("GPU"))
-    policy, reason = precision.choose(training_config.precision, precision.cpu_flags(), gpus)
+    policy, reason = precision.for_this_machine(training_config.precision)
     progress.report(f"Precision: {policy} ({reason})")
     # Keras layers take the global dtype policy when they are constructed; keep it local.
     previous_policy = keras.mixed_precision.global_policy()
