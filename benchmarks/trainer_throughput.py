@@ -2,11 +2,12 @@
 
 Every contender trains on the same batches: sentence lengths of the corpus's first 30,000
 pairs (the tutorial's `num_examples`), padded to the longest (the tutorial's
-`pad_sequences`), random token ids. The contenders take turns: each round times every
-contender's steps once, so a noisy neighbour slows all of them alike. Reports, over the
-rounds, the median of each round's median step time as examples/s and target tokens/s, the
-median of the per-round ratios to the first contender, model FLOPs per example from the
-layer shapes, and the fraction of a matmul peak measured in the same run. Example:
+`pad_sequences`), random token ids. Each contender's step is a tf.function called once per
+batch, as the tutorial's loop and Keras' `fit` call theirs. The contenders take turns: each
+round times every contender's steps once, so a noisy neighbour slows all of them alike.
+Reports, over the rounds, the median of each round's median step time as examples/s and
+target tokens/s, the median of the per-round ratios to the first contender, model FLOPs per
+example from the layer shapes, and the fraction of a matmul peak measured in the same run. Example:
 
     python -m benchmarks.trainer_throughput --sizes tutorial default --rounds 3
 """
@@ -132,6 +133,8 @@ def tutorial_step(e: int, u: int, v: int):
 
 
 def project_step(e: int, u: int, v: int, precision: str):
+    import tensorflow as tf
+
     from modules import trainer
     from modules.model.config import ModelConfig
     from modules.training_config import TrainingConfig
@@ -139,9 +142,13 @@ def project_step(e: int, u: int, v: int, precision: str):
     model_config = ModelConfig(architecture="rnn", embedding_dim=e, units=u)
     model = trainer.build_model(model_config, TrainingConfig(precision=precision), v, v)
 
+    # The step as `fit` runs it: `train_step` in a tf.function. (`train_on_batch` wraps it
+    # in ~15 ms of Python per call at the default sizes, which the Trainer never pays.)
+    train_step = tf.function(model.train_step)
+
     def step(source, target):
         inputs = {"source_ids": source, "target_in": target[:, :-1]}
-        return model.train_on_batch(inputs, target[:, 1:])
+        return train_step((inputs, target[:, 1:]))
 
     return step
 
