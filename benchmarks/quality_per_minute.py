@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -69,9 +70,20 @@ def previous_rows(name: str, out_dir: str | None) -> list[dict]:
     return [{"date": results["date"], **row} for row in results["rows"]]
 
 
+def curve_of(row: dict) -> str:
+    """The curve a run belongs to: its variant's settings other than the precision, with the
+    precision and search the run recorded (so `rnn` where `auto` chose bfloat16 and
+    `rnn-bfloat16` are one curve, and runs in float32 another)."""
+    settings = {k: v for k, v in VARIANTS[row["variant"]].items() if k != "precision"}
+    name = next(name for name, variant in VARIANTS.items() if variant == settings)
+    # Rows written before the rows said their search and precision: greedy, float32.
+    return f"{name}, {row.get('eval_decoding', 'greedy')}, {row.get('precision', 'float32')}"
+
+
 def plot(rows: list[dict], path: str, machine: str) -> None:
-    """BLEU and chrF against training minutes, a line per variant, saved as a PNG; bars
-    per variant when every run had the same budget."""
+    """BLEU and chrF against training minutes, a line per curve (`curve_of`) through the
+    mean of its runs at each budget, a marker per run, saved as a PNG; bars per run when
+    every run had the same budget."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,14 +104,16 @@ def plot(rows: list[dict], path: str, machine: str) -> None:
             axis.set_xlabel(f"test-split {label} after {min(budgets):g} min of training")
             axis.grid(alpha=0.3, axis="x")
     else:
-        for variant in dict.fromkeys(row["variant"] for row in rows):
-            points = sorted(
-                ((r["train_minutes"], r) for r in rows if r["variant"] == variant),
-                key=lambda point: point[0],
-            )
-            minutes = [m for m, _ in points]
+        curves = {}  # curve -> {minutes: [rows]}
+        for row in rows:
+            curves.setdefault(curve_of(row), {}).setdefault(row["train_minutes"], []).append(row)
+        for curve, runs_by_budget in curves.items():
+            minutes = sorted(runs_by_budget)
             for axis, (metric, _) in zip(axes, metrics, strict=True):
-                axis.plot(minutes, [r[metric] for _, r in points], marker="o", label=variant)
+                means = [statistics.mean(r[metric] for r in runs_by_budget[m]) for m in minutes]
+                (line,) = axis.plot(minutes, means, label=curve)
+                runs = [(m, r[metric]) for m in minutes for r in runs_by_budget[m]]
+                axis.plot(*zip(*runs, strict=True), "o", color=line.get_color())
         for axis, (_, label) in zip(axes, metrics, strict=True):
             axis.set_xlabel("training minutes (wall-clock budget)")
             axis.set_ylabel(f"test-split {label}")

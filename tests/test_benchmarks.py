@@ -69,6 +69,27 @@ def test_quality_per_minute_smoke(tiny_pipeline_run, tmp_path):
     assert (tmp_path / "quality_per_minute.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_quality_per_minute_curves_join_runs_of_the_same_settings(tmp_path):
+    from benchmarks import quality_per_minute
+
+    def row(variant, minutes, precision, bleu):
+        settings = {"eval_decoding": "beam", "precision": precision, "chrf": bleu + 15}
+        return {"variant": variant, "train_minutes": minutes, "bleu": bleu, **settings}
+
+    rows = [
+        row("rnn-bfloat16", 10, "mixed_bfloat16", 41.0),
+        row("rnn", 20, "mixed_bfloat16", 47.0),  # `auto` chose bfloat16
+        row("rnn", 10, "float32", 38.0),
+        row("rnn-tutorial-sizes", 10, "mixed_bfloat16", 34.0),
+    ]
+    curves = [quality_per_minute.curve_of(r) for r in rows]
+    assert curves[0] == curves[1] == "rnn, beam, mixed_bfloat16"
+    assert len(set(curves)) == 3
+    path = tmp_path / "curves.png"
+    quality_per_minute.plot(rows, str(path), "test machine")
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
 def test_search_quality_smoke(tiny_pipeline_run, tmp_path):
     config, _ = tiny_pipeline_run
     flags = cli.config_flags(config)
