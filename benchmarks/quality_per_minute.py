@@ -73,9 +73,10 @@ def previous_rows(name: str, out_dir: str | None) -> list[dict]:
 def curve_of(row: dict) -> str:
     """The curve a run belongs to: its variant's settings other than the precision, with the
     precision and search the run recorded (so `rnn` where `auto` chose bfloat16 and
-    `rnn-bfloat16` are one curve, and runs in float32 another)."""
+    `rnn-bfloat16` are one curve, and runs in float32 another); a variant whose other
+    settings are no variant of their own keeps its name."""
     settings = {k: v for k, v in VARIANTS[row["variant"]].items() if k != "precision"}
-    name = next(name for name, variant in VARIANTS.items() if variant == settings)
+    name = next((name for name, v in VARIANTS.items() if v == settings), row["variant"])
     # Rows written before the rows said their search and precision: greedy, float32.
     return f"{name}, {row.get('eval_decoding', 'greedy')}, {row.get('precision', 'float32')}"
 
