@@ -81,6 +81,9 @@ class TrainingClock(keras.callbacks.Callback):
             # The epoch's evaluation may spend the rest of the budget: then stop here, not
             # after one more step and one more evaluation.
             self._read_clock("stopping at its end")
+        # The next step's rate, now that this epoch's steps are counted and its evaluation
+        # timed (the rate is 0 once the budget is spent, whichever of the two spent it).
+        self._set_learning_rate(self.progress())
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
 

@@ -57,11 +57,13 @@ def test_the_budget_stops_training_between_steps_and_the_rate_reaches_zero():
     assert rates == sorted(rates, reverse=True) and rates[0] < BASE_RATE
 
 
-def test_a_budget_spent_at_an_epochs_end_stops_before_the_next_epoch():
-    clock = TrainingClock(budget_seconds=1.0, base_learning_rate=BASE_RATE, anneal=False)
-    _, history = fit(clock, epochs=5, before_clock=[SlowEpochEnd(seconds=1.5)])
+def test_a_budget_spent_at_an_epochs_end_stops_before_the_next_epoch_at_rate_zero():
+    clock = TrainingClock(budget_seconds=1.0, base_learning_rate=BASE_RATE, anneal=True)
+    model, history = fit(clock, epochs=5, before_clock=[SlowEpochEnd(seconds=1.5)])
     assert clock.elapsed_seconds >= 1.0
     assert len(history["loss"]) == 1
+    assert history["learning_rate"] == [0.0]
+    assert float(model.optimizer.learning_rate.numpy()) == 0.0
 
 
 def test_without_a_budget_the_rate_anneals_linearly_over_the_epochs():
@@ -83,8 +85,9 @@ def test_the_steps_per_epoch_are_counted_in_the_first_epoch_when_not_given():
     dataset = tf.data.Dataset.from_tensor_slices((inputs, target_out)).batch(2)
     dataset = dataset.filter(lambda inputs, target: True)
     history = model.fit(dataset, epochs=2, callbacks=[clock], verbose=0).history
-    # Epoch 1 counts as a whole; epoch 2 anneals by its 4 counted steps, to 0 at its end.
-    assert history["learning_rate"] == pytest.approx([BASE_RATE, 0.0], abs=1e-7)
+    # Epoch 1 runs at the base rate, its 4 steps counted at its end, where the rate for
+    # epoch 2 is set to half; epoch 2 anneals by its 4 counted steps, to 0 at its end.
+    assert history["learning_rate"] == pytest.approx([BASE_RATE / 2, 0.0], abs=1e-7)
 
 
 def test_constant_schedule_keeps_the_rate():
