@@ -24,6 +24,7 @@ from modules import (
     transform,
 )
 from modules.decoding_config import DecodingConfig
+from modules.fused_adam import FusedAdam
 from modules.learning_rate import InverseSquareRoot
 from modules.model import architectures
 from modules.model.config import ModelConfig
@@ -93,9 +94,7 @@ def build_model(
     learning_rate = training_config.learning_rate
     if training_config.schedule_for(model_config.architecture) == "inverse_sqrt":
         learning_rate = InverseSquareRoot(learning_rate, training_config.warmup_steps)
-    optimizer = keras.optimizers.Adam(
-        learning_rate, global_clipnorm=training_config.gradient_clip_norm or None
-    )
+    optimizer = FusedAdam(learning_rate, global_clipnorm=training_config.gradient_clip_norm or None)
     model.compile(optimizer=optimizer, label_smoothing=training_config.label_smoothing)
     return model
 

@@ -1,11 +1,13 @@
 """The hand-written gradients of the step's largest tensors equal what autodiff gives
-through TensorFlow's and Keras' own ops (values and gradients, on random inputs)."""
+through TensorFlow's and Keras' own ops, and the fused Adam makes Keras' Adam updates
+(on random inputs)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from modules.fused_adam import FusedAdam
 from modules.model.attention import AdditiveAttention
 from modules.model.losses import sparse_cross_entropy
 
@@ -69,3 +71,27 @@ def test_additive_attention_is_keras_with_the_same_gradients():
         [*mine_outputs, *mine_gradients], [*reference_outputs, *reference_gradients], strict=True
     ):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("global_clipnorm", [None, 0.5])
+def test_fused_adam_makes_kerass_adam_updates(global_clipnorm):
+    rng = np.random.default_rng(6)
+    start = [rng.normal(size=shape).astype("float32") for shape in [(7, 3), (3,), (5, 2)]]
+    gradients = [[rng.normal(size=w.shape).astype("float32") for w in start] for _ in range(4)]
+
+    def trained(optimizer):
+        weights = [tf.Variable(w) for w in start]
+        for step_gradients in gradients:
+            # The last variable gets a sparse gradient (an embedding's): Keras' own path.
+            step = [tf.constant(g) for g in step_gradients[:-1]]
+            step.append(tf.IndexedSlices(tf.constant(step_gradients[-1][:2]), tf.constant([4, 1])))
+            optimizer.apply_gradients(zip(step, weights, strict=True))
+        return [w.numpy() for w in [*weights, *optimizer.variables]]
+
+    arguments = {"learning_rate": 0.01, "global_clipnorm": global_clipnorm}
+    fused = trained(FusedAdam(**arguments))
+    reference = trained(keras.optimizers.Adam(**arguments))
+    assert len(fused) == len(reference) == 1 + 3 + 2 * 3  # weights, iterations, m and v
+    for got, expected in zip(fused, reference, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)  # rounding order
+    assert not np.allclose(fused[0], start[0])

@@ -22,8 +22,9 @@ class TranslationModel(keras.Model):
 
     A subclass sets `self.decoder` and defines `encode`; the decoder has
     `output_vectors(target_in, memory, state, training)` -> (vectors [batch, tgt_len,
-    width], attention [batch, tgt_len, src_len], state), `logits(vectors)` and the
-    one-token `step` that `modules.decoding` searches with.
+    width], attention [batch, tgt_len, src_len], state), `logits(vectors)` (token by
+    token: training runs it on the real target tokens only) and the one-token `step` that
+    `modules.decoding` searches with.
 
     The objective is the (label-smoothed, see `compile`) cross-entropy averaged over the
     non-padding target tokens of the whole global batch (summed over replicas, then divided
@@ -99,7 +100,12 @@ class TranslationModel(keras.Model):
             loss = self._loss_and_update_metrics(
                 *self.targets_and_logits(inputs, target_out, training=True)
             )
-        self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        # The embeddings' gradients arrive as IndexedSlices; Keras' Adam would deduplicate
+        # them and then still decay every row of its slots. One dense update is the same
+        # arithmetic and cheaper.
+        gradients = [tf.convert_to_tensor(gradient) for gradient in gradients]
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
         self.examples_seen.update_state(tf.cast(tf.shape(target_out)[0], tf.float32))
         self.target_tokens_seen.update_state(tf.math.count_nonzero(target_out, dtype=tf.float32))
         return {metric.name: metric.result() for metric in self.metrics}
