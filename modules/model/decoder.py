@@ -50,19 +50,20 @@ class Decoder(keras.layers.Layer):
         return self.logits(vectors, training), weights, state
 
     def output_vectors(self, target_in, memory: AttentionMemory, state, training=None):
-        """What `call` computes before the output layer: target_in [batch, tgt_len] ->
-        (attention vectors [batch, tgt_len, units], weights [batch, tgt_len, src_len],
-        new state). The vectors at padded positions are undefined."""
+        """What `call` computes before its per-token layers: target_in [batch, tgt_len] ->
+        ([context; decoder output] [batch, tgt_len, 2 * units], weights [batch, tgt_len,
+        src_len], new state). The vectors at padded positions are undefined."""
         embedded = self.dropout(self.embedding(target_in), training=training)
         outputs, state = self.rnn(
             embedded, sequence_lengths(target_in), initial_state=state, training=training
         )
         context, weights = self.attention(outputs, memory)
-        vectors = self.attention_vector(tf.concat([context, outputs], axis=-1))
-        return vectors, weights, state
+        return tf.concat([context, outputs], axis=-1), weights, state
 
-    def logits(self, attention_vectors, training=None):
-        """attention_vectors [..., units] -> logits [..., vocab]."""
+    def logits(self, vectors, training=None):
+        """[context; decoder output] [..., 2 * units] -> logits [..., vocab], through the
+        attention vector. Token by token, so training runs it on real tokens only."""
+        attention_vectors = self.attention_vector(vectors)
         return self.output_layer(self.dropout(attention_vectors, training=training))
 
     def step(self, token_ids, memory: AttentionMemory, state):
