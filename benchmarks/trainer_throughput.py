@@ -75,7 +75,8 @@ def make_batches(lengths, vocab: int, batch: int, steps: int, seed: int = 0) -> 
 def project_flops(e: int, u: int, v: int, s: int, t: int, real_t: float) -> float:
     """Training FLOPs per example of modules/model (GRU, Bahdanau, Luong attention vector):
     3x the forward multiply-adds x 2, over padded lengths s (source) and t (target in), but
-    the output layer only over the real target tokens (real_t per example on average)."""
+    the attention vector and output layer only over the real target tokens (real_t per
+    example on average)."""
     gru = 2 * 3 * (e * u + u * u)
     forward = (
         s * gru  # encoder
@@ -83,7 +84,7 @@ def project_flops(e: int, u: int, v: int, s: int, t: int, real_t: float) -> floa
         + s * 2 * u * u  # attention keys
         + t * 2 * u * u  # attention queries
         + t * s * 2 * (2 * u)  # scores (v . tanh) and context
-        + t * 2 * (2 * u) * u  # attention vector W_c [c; h]
+        + real_t * 2 * (2 * u) * u  # attention vector W_c [c; h], padding skipped
         + real_t * 2 * u * v  # output logits, padding skipped
     )
     return 3.0 * forward
