@@ -10,10 +10,9 @@ class FusedAdam(keras.optimizers.Adam):
     """`keras.optimizers.Adam`: the same arguments, slots, checkpoints and arithmetic.
 
     Keras updates a variable and its two slots with about ten element-wise ops, each a pass
-    over the whole variable; TensorFlow's `ResourceApplyAdam` kernel makes one. With the
-    output layer and embeddings (3.4M weights at the default sizes) that made the update
-    6.1 ms instead of 9.4 on 2 cores of an AMD EPYC. Sparse gradients, amsgrad and
-    adaptive epsilon take Keras' own path.
+    over the whole variable; TensorFlow's `ResourceApplyAdam` kernel makes one. For the
+    default model's 3.4M weights that took 6.1-6.4 ms instead of 7.2-9.4 on 2 cores of an
+    AMD EPYC. Sparse gradients, amsgrad and adaptive epsilon take Keras' own path.
     """
 
     def update_step(self, gradient, variable):
