@@ -32,24 +32,34 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class TrainingClock(keras.callbacks.Callback):
-    """The run's progress in [0, 1], agreed by every replica after every step. It stops
-    training between steps or at an epoch's end (after its evaluation) once
-    `budget_seconds` (0: none) have passed and, with `anneal`,
-    sets the next step's learning rate to `base_learning_rate * (1 - progress)`.
+    """The run's progress in [0, 1], agreed by every replica after every step. Once
+    `budget_seconds` (0: none) are spent, it stops training between steps or at an
+    epoch's end, and, with `anneal`, sets the next step's learning rate to
+    `base_learning_rate * (1 - progress)`.
 
-    progress = max(elapsed / budget, epochs done / epochs), where the current epoch counts
-    by its steps once the steps per epoch are known (given, or counted in the first epoch).
-    The elapsed time is the mean over all replicas (an all-reduce), so that the workers of
-    a MultiWorkerMirroredStrategy stop at the same step with the same learning rate; with
-    neither a budget nor annealing there is nothing to agree on, and no step pays for it.
+    The budget covers the epochs' ends too (each epoch's evaluation, and the callbacks
+    before the clock): training stops after the first step from which the last epoch end's
+    duration would reach the budget, so that the partial epoch's evaluation ends within it.
+
+    progress = max((elapsed + the last epoch end's duration) / budget, epochs done /
+    epochs), never decreasing, where the current epoch counts by its steps once the steps
+    per epoch are known (given, or counted in the first epoch). The elapsed time is the mean
+    over all replicas (an all-reduce), so that the workers of a MultiWorkerMirroredStrategy
+    stop at the same step with the same learning rate; with neither a budget nor annealing
+    there is nothing to agree on, and no step pays for it. `now`: seconds on a monotonic
+    clock.
     """
 
-    def __init__(self, budget_seconds: float, base_learning_rate: float, anneal: bool):
+    def __init__(
+        self, budget_seconds: float, base_learning_rate: float, anneal: bool, now=time.monotonic
+    ):
         super().__init__()
         self.budget_seconds = budget_seconds
         self._base_learning_rate = base_learning_rate
         self._anneal = anneal
+        self._now = now
         self.elapsed_seconds = 0.0
+        self.epoch_end_seconds = 0.0  # the last epoch end's duration (0 before the first)
 
     def on_train_begin(self, logs=None):
         strategy = self.model.distribute_strategy
@@ -60,8 +70,9 @@ class TrainingClock(keras.callbacks.Callback):
             return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
 
         self._mean_over_replicas = mean_over_replicas
-        self._start = time.monotonic()
+        self._start = self._now()
         self._steps_per_epoch = self.params.get("steps")
+        self._progress = 0.0
         self._set_learning_rate(0.0)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -72,44 +83,56 @@ class TrainingClock(keras.callbacks.Callback):
         self._steps_this_epoch += 1
         if not (self.budget_seconds or self._anneal):
             return
-        self._read_clock("stopping after this step")
-        self._set_learning_rate(self.progress())
+        self._read_clock()
+        self._stop_if_spent("stopping after this step")
+        self._set_learning_rate(self._advance_progress())
 
     def on_epoch_end(self, epoch, logs=None):
         self._steps_per_epoch = self._steps_per_epoch or self._steps_this_epoch
         if self.budget_seconds:
-            # The epoch's evaluation may spend the rest of the budget: then stop here, not
-            # after one more step and one more evaluation.
-            self._read_clock("stopping at its end")
-        # The next step's rate, now that this epoch's steps are counted and its evaluation
-        # timed (the rate is 0 once the budget is spent, whichever of the two spent it).
-        self._set_learning_rate(self.progress())
+            last_step = self.elapsed_seconds
+            self._read_clock()
+            if self._steps_this_epoch:
+                self.epoch_end_seconds = self.elapsed_seconds - last_step
+            # Another epoch's end would not fit in the budget: stop here, not after one
+            # more step and one more evaluation.
+            self._stop_if_spent("stopping at its end")
+        # The next step's rate, now that this epoch's steps are counted and its end timed
+        # (the rate is 0 once the budget is spent, whichever of the two spent it).
+        self._set_learning_rate(self._advance_progress())
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
 
-    def _read_clock(self, stopping: str) -> None:
-        """Updates `elapsed_seconds` (agreed by all replicas) and stops training when the
-        budget is spent, saying so once (`stopping`: when)."""
+    def _read_clock(self) -> None:
+        """Updates `elapsed_seconds`, agreed by all replicas."""
         self.elapsed_seconds = float(
-            self._mean_over_replicas(tf.constant(time.monotonic() - self._start))
+            self._mean_over_replicas(tf.constant(self._now() - self._start))
         )
-        if self.budget_seconds and self.elapsed_seconds >= self.budget_seconds:
-            if not self.model.stop_training:
-                progress.report(
-                    f"Training budget of {self.budget_seconds / 60:g} min spent in epoch "
-                    f"{self._epoch + 1}: {stopping}"
-                )
-            self.model.stop_training = True
 
-    def progress(self) -> float:
-        """How much of the run is done, in [0, 1]."""
+    def _stop_if_spent(self, stopping: str) -> None:
+        """Stops training once the elapsed time and an epoch end reach the budget, saying
+        so once (`stopping`: when)."""
+        spent = self.elapsed_seconds + self.epoch_end_seconds
+        if not self.budget_seconds or spent < self.budget_seconds or self.model.stop_training:
+            return
+        progress.report(
+            f"Training budget of {self.budget_seconds / 60:g} min spent in epoch "
+            f"{self._epoch + 1} ({self.elapsed_seconds / 60:.1f} min used, "
+            f"{self.epoch_end_seconds / 60:.1f} kept for an epoch's end): {stopping}"
+        )
+        self.model.stop_training = True
+
+    def _advance_progress(self) -> float:
+        """How much of the run is done, in [0, 1], never less than before (a shorter epoch
+        end than the last one would otherwise move it back)."""
         this_epoch = (
             self._steps_this_epoch / self._steps_per_epoch if self._steps_per_epoch else 0.0
         )
-        done = [(self._epoch + this_epoch) / self.params["epochs"]]
+        done = [(self._epoch + this_epoch) / self.params["epochs"], self._progress]
         if self.budget_seconds:
-            done.append(self.elapsed_seconds / self.budget_seconds)
-        return min(max(done), 1.0)
+            done.append((self.elapsed_seconds + self.epoch_end_seconds) / self.budget_seconds)
+        self._progress = min(max(done), 1.0)
+        return self._progress
 
     def _set_learning_rate(self, progress_done: float) -> None:
         if self._anneal:

@@ -53,8 +53,9 @@ class TrainingConfig(Settings):
     )
     train_minutes: float = setting(
         0.0,
-        "wall-clock training budget in minutes: stop between steps when it is spent, keep the "
-        "best weights by eval loss, export (0: no budget, only epochs and early stopping)",
+        "wall-clock training budget in minutes, epochs' evaluations included: stop between "
+        "steps in time for the partial epoch's evaluation, keep the best weights by eval "
+        "loss, export (0: no budget, only epochs and early stopping)",
     )
     early_stopping_patience: int = setting(
         3,

@@ -26,6 +26,33 @@ class SlowEpochEnd(keras.callbacks.Callback):
         time.sleep(self.seconds)
 
 
+class FakeTime:
+    """A monotonic clock that the `Elapse` callback moves: `TrainingClock(now=...)`."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self):
+        return self.seconds
+
+
+class Elapse(keras.callbacks.Callback):
+    """Moves a FakeTime on: each step takes `step_seconds`, each epoch's end
+    `epoch_end_seconds`."""
+
+    def __init__(self, fake_time, step_seconds, epoch_end_seconds):
+        super().__init__()
+        self.fake_time = fake_time
+        self.step_seconds = step_seconds
+        self.epoch_end_seconds = epoch_end_seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.fake_time.seconds += self.step_seconds
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.fake_time.seconds += self.epoch_end_seconds
+
+
 def fit(clock, epochs, steps_per_epoch=1, before_clock=()):
     """Fits a tiny model under a MirroredStrategy, as the Trainer does, on the toy batch
     (one step per epoch unless `steps_per_epoch`), its training step traced beforehand so
@@ -50,7 +77,7 @@ def fit(clock, epochs, steps_per_epoch=1, before_clock=()):
 def test_the_budget_stops_training_between_steps_and_the_rate_reaches_zero():
     clock = TrainingClock(budget_seconds=3.0, base_learning_rate=BASE_RATE, anneal=True)
     model, history = fit(clock, epochs=100_000)
-    assert clock.elapsed_seconds >= 3.0
+    assert clock.elapsed_seconds == pytest.approx(3.0, abs=0.5)
     assert 1 < len(history["loss"]) < 100_000
     assert float(model.optimizer.learning_rate.numpy()) == 0.0
     rates = history["learning_rate"]
@@ -64,6 +91,26 @@ def test_a_budget_spent_at_an_epochs_end_stops_before_the_next_epoch_at_rate_zer
     assert len(history["loss"]) == 1
     assert history["learning_rate"] == [0.0]
     assert float(model.optimizer.learning_rate.numpy()) == 0.0
+
+
+def test_the_budget_keeps_the_last_epoch_ends_duration_for_the_partial_epochs_end():
+    fake_time = FakeTime()
+    clock = TrainingClock(
+        budget_seconds=25.0, base_learning_rate=BASE_RATE, anneal=True, now=fake_time
+    )
+    elapse = Elapse(fake_time, step_seconds=1.0, epoch_end_seconds=5.0)
+    model, history = fit(clock, epochs=100, steps_per_epoch=4, before_clock=[elapse])
+    # Epochs of 4 one-second steps, each closed by 5 seconds of evaluation: epochs 1 and 2
+    # end at 9 and 18 s; epoch 3 stops after its second step (20 s), keeping 5 s for its
+    # end, which finishes at the budget rather than 2 steps later.
+    assert clock.epoch_end_seconds == 5.0
+    assert clock.elapsed_seconds == 25.0
+    assert len(history["loss"]) == 3
+    assert float(model.optimizer.learning_rate.numpy()) == 0.0
+    # The rate anneals by the time used and kept: (elapsed + 5 s) / 25 s at epochs' ends.
+    assert history["learning_rate"] == pytest.approx(
+        [BASE_RATE * (1 - 14 / 25), BASE_RATE * (1 - 23 / 25), 0.0], abs=1e-7
+    )
 
 
 def test_without_a_budget_the_rate_anneals_linearly_over_the_epochs():
