@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.model.recurrent import ProjectedRNN
+from modules.model.recurrent import ProjectedRNN, batch_slices
 
 KERAS_LAYERS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 LENGTHS = np.array([7, 3, 1, 5, 0])
@@ -18,14 +18,14 @@ def random_inputs(seed=0):
     return inputs, np.arange(7)[np.newaxis] < LENGTHS[:, np.newaxis]
 
 
-def twin_layers(cell, reverse, initial_state):
+def twin_layers(cell, reverse, initial_state, slices=1):
     """A Keras layer and a ProjectedRNN holding the same random weights."""
     reference = KERAS_LAYERS[cell](
         6, return_sequences=True, return_state=True, go_backwards=reverse
     )
     inputs, mask = random_inputs()
     reference(inputs, mask=tf.constant(mask), initial_state=initial_state)
-    projected = ProjectedRNN(cell, 6, reverse=reverse)
+    projected = ProjectedRNN(cell, 6, reverse=reverse, slices=slices)
     projected(inputs, LENGTHS, initial_state=initial_state)
     projected.set_weights([w + 0.1 * np.ones_like(w) for w in reference.get_weights()])
     reference.set_weights(projected.get_weights())
@@ -41,13 +41,14 @@ def keras_outputs_in_input_order(outputs, reverse):
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("training", [False, True])  # a GRU in training: gru_sequence
-def test_outputs_states_and_gradients_match_keras_masked_layers(cell, reverse, training):
+@pytest.mark.parametrize("slices", [1, 3])  # 3: loops over 1, 2 and 2 of the 5 sentences
+def test_outputs_states_and_gradients_match_keras_masked_layers(cell, reverse, training, slices):
     rng = np.random.default_rng(1)
     initial_state = [
         tf.constant(rng.normal(size=(len(LENGTHS), 6)).astype("float32"))
         for _ in range(2 if cell == "lstm" else 1)
     ]
-    reference, projected = twin_layers(cell, reverse, initial_state)
+    reference, projected = twin_layers(cell, reverse, initial_state, slices)
     inputs, mask = random_inputs()
     inputs = tf.constant(inputs)
 
@@ -89,16 +90,25 @@ def test_padding_after_a_sequence_does_not_change_its_outputs_or_state():
     np.testing.assert_allclose(long_state[0].numpy(), short_state[0].numpy(), atol=1e-6)
 
 
-def test_unknown_cell_is_refused():
+def test_unknown_cell_and_no_slices_are_refused():
     with pytest.raises(ValueError, match="cell 'rnn' is not one of"):
         ProjectedRNN("rnn", 4)
+    with pytest.raises(ValueError, match="slices=0: a batch runs in at least 1 slice"):
+        ProjectedRNN("gru", 4, slices=0)
+
+
+def test_batch_slices_run_side_by_side_on_a_cpu_up_to_512_units():
+    on_a_cpu = not tf.config.list_physical_devices("GPU")
+    expected = (2, 2, 1) if on_a_cpu else (1, 1, 1)
+    assert (batch_slices(256), batch_slices(512), batch_slices(1024)) == expected
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("training", [False, True])
-def test_an_empty_batch_gives_empty_outputs_states_and_zero_gradients(cell, training):
+@pytest.mark.parametrize("slices", [1, 2])
+def test_an_empty_batch_gives_empty_outputs_states_and_zero_gradients(cell, training, slices):
     # A worker's share of a distributed batch may be empty.
-    layer = ProjectedRNN(cell, 4)
+    layer = ProjectedRNN(cell, 4, slices=slices)
     with tf.GradientTape() as tape:
         outputs, state = layer(tf.zeros([0, 5, 3]), tf.zeros([0], tf.int32), training=training)
         loss = tf.reduce_sum(outputs) + sum(tf.reduce_sum(s) for s in state)
