@@ -16,13 +16,18 @@ import pipeline  # noqa: F401  (sets the process environment before TensorFlow i
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 SPA_ENG = PROJECT_ROOT / "data" / "spa-eng" / "spa.txt.gz"  # the whole corpus, shipped
+# The instruction sets that decide a CPU's matmul speed (two "AMD EPYC"s here differ in them).
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def environment() -> dict:
-    """CPU, cores, memory, GPUs and library versions of this machine."""
+    """CPU (with its vector instruction sets), cores, memory, GPUs and library versions of
+    this machine."""
     import apache_beam
     import tensorflow as tf
     import tfx
+
+    from modules.precision import cpu_flags
 
     cpu = platform.processor() or "unknown"
     if os.path.exists("/proc/cpuinfo"):
@@ -32,6 +37,7 @@ def environment() -> dict:
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
         "cpu": cpu,
+        "cpu_vector_flags": [flag for flag in VECTOR_FLAGS if flag in cpu_flags()],
         "cores": os.cpu_count(),
         "memory_gib": round(memory_gib, 1),
         "gpus": _gpu_names(),

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.common import VECTOR_FLAGS
+from modules.precision import cpu_flags
 from pipeline import cli
 from tests.helpers import SAMPLE_CORPUS
 
@@ -24,6 +26,7 @@ def _run_benchmark(module: str, *args: str, out: Path) -> dict:
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads((out / f"{module}.json").read_text())
     assert results["environment"]["cores"] >= 1 and results["rows"]
+    assert set(results["environment"]["cpu_vector_flags"]) == set(VECTOR_FLAGS) & cpu_flags()
     return results
 
 
