@@ -34,10 +34,11 @@ def environment() -> dict:
         with open("/proc/cpuinfo") as cpuinfo:
             names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
         cpu = names[0] if names else cpu
+    flags = cpu_flags()
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
         "cpu": cpu,
-        "cpu_vector_flags": [flag for flag in VECTOR_FLAGS if flag in cpu_flags()],
+        "cpu_vector_flags": [flag for flag in VECTOR_FLAGS if flag in flags],
         "cores": os.cpu_count(),
         "memory_gib": round(memory_gib, 1),
         "gpus": _gpu_names(),
