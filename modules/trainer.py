@@ -126,6 +126,7 @@ def run_fn(fn_args: FnArgs) -> None:
 def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strategy):
     """Builds and fits the model under `strategy`; returns (model, TFTransformOutput)."""
     training = config.training
+    keras.utils.set_random_seed(training.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     replicas = strategy.num_replicas_in_sync
     if training.batch_size < replicas:

@@ -62,6 +62,11 @@ class TrainingConfig(Settings):
         "stop after this many epochs without a better eval loss (0: never); the weights "
         "with the best eval loss are kept either way",
     )
+    seed: int = setting(
+        1,
+        "seed of the initial weights, the shuffling and dropout: a re-run on the same "
+        "machine starts alike (another CPU's rounding can still make it drift apart)",
+    )
     precision: str = setting(
         "auto",
         "compute precision: mixed_bfloat16 computes in bfloat16 with float32 weights; auto "
@@ -72,13 +77,15 @@ class TrainingConfig(Settings):
 
     def validate(self) -> None:
         self.require_at_least(1, ("batch_size",))
-        self.require_at_least(0, ("epochs", "steps_per_epoch", "early_stopping_patience"))
+        self.require_at_least(0, ("epochs", "steps_per_epoch", "early_stopping_patience", "seed"))
         self.require_at_least(1, ("warmup_steps", "save_checkpoints_steps"))
         self.require_at_least(
             0,
             ("batch_tokens", "train_minutes", "gradient_clip_norm", "average_last_checkpoints"),
         )
         self.require_positive(("learning_rate",))
+        if self.seed >= 2**32:
+            raise ConfigError(f"seed={self.seed}: must be less than 2**32")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing={self.label_smoothing}: must be in [0, 1)")
 

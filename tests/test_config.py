@@ -24,6 +24,8 @@ from pipeline.config import SECTIONS, ConfigError, PipelineConfig
         ({"label_smoothing": 1.0}, r"label_smoothing=1.0: must be in \[0, 1\)"),
         ({"gradient_clip_norm": -1.0}, "gradient_clip_norm=-1.0"),
         ({"batch_tokens": -5}, "batch_tokens=-5"),
+        ({"seed": -1}, "seed=-1: must be 0 or more"),
+        ({"seed": 2**32}, r"seed=4294967296: must be less than 2\*\*32"),
         ({"pipeline_name": "a b"}, "pipeline_name"),
     ],
 )
