@@ -52,12 +52,15 @@ def tiny_pipeline_run(tmp_path_factory):
     from tests.helpers import run_with_tfx_cli, synthetic_pipeline_config
 
     root = tmp_path_factory.mktemp("tiny_pipeline")
-    # Cased BLEU on 23 test sentences spelled in ~12 pieces each: a trained model scores
-    # 15-30, an untrained one under 1.
+    # Cased BLEU on 23 test sentences spelled in ~12 pieces each: an untrained model
+    # scores under 1; one that gets only the subjects right, about 5. By the 40th epoch a
+    # one-way encoder had learned the verbs and objects in 1 of 6 runs (eval loss 0.002;
+    # 0.27-0.50 in the others), a bidirectional one in 5 seeds of 5 (0.003-0.08).
     config = synthetic_pipeline_config(
         root,
         embedding_dim=32,
         units=128,
+        bidirectional=True,
         epochs=40,
         learning_rate=0.01,
         early_stopping_patience=8,
