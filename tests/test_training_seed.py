@@ -20,8 +20,8 @@ def initial_weights(tiny_pipeline_run, tmp_path, seed: int) -> list[np.ndarray]:
         model_run_dir=str(tmp_path / f"model_run_{seed}"),
         custom_config=definition.trainer_config(run_config).to_custom_config(),
     )
-    config = trainer.TrainerConfig.from_custom_config(fn_args.custom_config)
-    model, _ = trainer.train(config, fn_args, distribution.choose_strategy())
+    trainer_config = trainer.TrainerConfig.from_custom_config(fn_args.custom_config)
+    model, _ = trainer.train(trainer_config, fn_args, distribution.choose_strategy())
     return model.get_weights()
 
 
