@@ -37,8 +37,8 @@ class FakeTime:
 
 
 class Elapse(keras.callbacks.Callback):
-    """Moves a FakeTime on: each step takes `step_seconds`, each epoch's end
-    `epoch_end_seconds`."""
+    """Moves a FakeTime on: each step takes `step_seconds`, epoch e's end
+    `epoch_end_seconds[e]`."""
 
     def __init__(self, fake_time, step_seconds, epoch_end_seconds):
         super().__init__()
@@ -50,7 +50,7 @@ class Elapse(keras.callbacks.Callback):
         self.fake_time.seconds += self.step_seconds
 
     def on_epoch_end(self, epoch, logs=None):
-        self.fake_time.seconds += self.epoch_end_seconds
+        self.fake_time.seconds += self.epoch_end_seconds[epoch]
 
 
 def fit(clock, epochs, steps_per_epoch=1, before_clock=()):
@@ -93,23 +93,24 @@ def test_a_budget_spent_at_an_epochs_end_stops_before_the_next_epoch_at_rate_zer
     assert float(model.optimizer.learning_rate.numpy()) == 0.0
 
 
-def test_the_budget_keeps_the_last_epoch_ends_duration_for_the_partial_epochs_end():
+def test_the_budget_keeps_the_longest_epoch_ends_duration_for_the_partial_epochs_end():
     fake_time = FakeTime()
     clock = TrainingClock(
-        budget_seconds=25.0, base_learning_rate=BASE_RATE, anneal=True, now=fake_time
+        budget_seconds=30.0, base_learning_rate=BASE_RATE, anneal=True, now=fake_time
     )
-    elapse = Elapse(fake_time, step_seconds=1.0, epoch_end_seconds=5.0)
-    model, history = fit(clock, epochs=100, steps_per_epoch=4, before_clock=[elapse])
-    # Epochs of 4 one-second steps, each closed by 5 seconds of evaluation: epochs 1 and 2
-    # end at 9 and 18 s; epoch 3 stops after its second step (20 s), keeping 5 s for its
-    # end, which finishes at the budget rather than 2 steps later.
-    assert clock.epoch_end_seconds == 5.0
-    assert clock.elapsed_seconds == 25.0
+    elapse = Elapse(fake_time, step_seconds=1.0, epoch_end_seconds=[8.0, 3.0, 8.0])
+    model, history = fit(clock, epochs=3, steps_per_epoch=4, before_clock=[elapse])
+    # Epochs of 4 one-second steps, closed by 8, 3 and 8 seconds of evaluation: epochs 1
+    # and 2 end at 12 and 19 s; epoch 3 stops after its third step (22 s), keeping 8 s for
+    # its end, which finishes at the budget. Keeping the last end's 3 s would have run all
+    # 4 steps and ended at 31 s.
+    assert clock.epoch_end_seconds == 8.0
+    assert clock.elapsed_seconds == 30.0
     assert len(history["loss"]) == 3
     assert float(model.optimizer.learning_rate.numpy()) == 0.0
-    # The rate anneals by the time used and kept: (elapsed + 5 s) / 25 s at epochs' ends.
+    # The rate anneals by the time used and kept: (elapsed + 8 s) / 30 s at epochs' ends.
     assert history["learning_rate"] == pytest.approx(
-        [BASE_RATE * (1 - 14 / 25), BASE_RATE * (1 - 23 / 25), 0.0], abs=1e-7
+        [BASE_RATE * (1 - 20 / 30), BASE_RATE * (1 - 27 / 30), 0.0], abs=1e-7
     )
 
 
