@@ -64,8 +64,8 @@ class TrainingConfig(Settings):
     )
     seed: int = setting(
         1,
-        "seed of the initial weights, the shuffling and dropout: a re-run on the same "
-        "machine starts alike (another CPU's rounding can still make it drift apart)",
+        "seed of the initial weights, the shuffling and dropout: training the same "
+        "Transform output again on the same machine starts alike (README, Seed)",
     )
     precision: str = setting(
         "auto",
