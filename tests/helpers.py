@@ -310,3 +310,22 @@ def fit_until_memorised(model, inputs, target_out) -> dict:
     expected = [[t for t in row if t not in (text.PAD_ID, text.END_ID)] for row in target_out]
     assert greedy_words(model, inputs["source_ids"]) == expected
     return history
+
+
+def trainer_fn_args(tiny_pipeline_run, run_dir: Path, **changes) -> dict:
+    """The Trainer's FnArgs (as a dict) for a run on the tiny pipeline's Transform output
+    with the config `changes`, everything it writes under `run_dir`."""
+    from pipeline import definition
+
+    config, components = tiny_pipeline_run
+    (examples,) = components["Transform"].artifacts["transformed_examples"]
+    (transform_graph,) = components["Transform"].artifacts["transform_graph"]
+    run_config = config.replace(**changes, output_root=str(run_dir / "outputs"))
+    return {
+        "train_files": [f"{examples}/Split-train/*"],
+        "eval_files": [f"{examples}/Split-eval/*"],
+        "transform_output": transform_graph,
+        "serving_model_dir": str(run_dir / "serving_model"),
+        "model_run_dir": str(run_dir / "model_run"),
+        "custom_config": definition.trainer_config(run_config).to_custom_config(),
+    }

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import definition
+from tests.helpers import trainer_fn_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,21 +61,9 @@ def _free_port() -> int:
 def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(
     tiny_pipeline_run, tmp_path, training
 ):
-    config, components = tiny_pipeline_run
-    (examples,) = components["Transform"].artifacts["transformed_examples"]
-    (transform_graph,) = components["Transform"].artifacts["transform_graph"]
-    serving_dir = tmp_path / "serving_model"
+    fn_args = trainer_fn_args(tiny_pipeline_run, tmp_path, **training)
+    serving_dir = Path(fn_args["serving_model_dir"])
     fn_args_file = tmp_path / "fn_args.json"
-    fn_args = {
-        "train_files": [f"{examples}/Split-train/*"],
-        "eval_files": [f"{examples}/Split-eval/*"],
-        "transform_output": transform_graph,
-        "serving_model_dir": str(serving_dir),
-        "model_run_dir": str(tmp_path / "model_run"),
-        "custom_config": definition.trainer_config(
-            config.replace(**training, output_root=str(tmp_path / "outputs"))
-        ).to_custom_config(),
-    }
     fn_args_file.write_text(json.dumps(fn_args))
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     workers = []
