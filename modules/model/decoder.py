@@ -54,9 +54,7 @@ class Decoder(keras.layers.Layer):
         ([context; decoder output] [batch, tgt_len, 2 * units], weights [batch, tgt_len,
         src_len], new state). The vectors at padded positions are undefined."""
         embedded = self.dropout(self.embedding(target_in), training=training)
-        outputs, state = self.rnn(
-            embedded, sequence_lengths(target_in), initial_state=state, training=training
-        )
+        outputs, state = self.rnn(embedded, sequence_lengths(target_in), initial_state=state)
         context, weights = self.attention(outputs, memory)
         return tf.concat([context, outputs], axis=-1), weights, state
 

@@ -48,7 +48,7 @@ class Encoder(keras.layers.Layer):
         lengths = sequence_lengths(source_ids)
         outputs = self.dropout(self.embedding(source_ids), training=training)
         for directions in self.rnn_layers:
-            results = [rnn(outputs, lengths, training=training) for rnn in directions]
+            results = [rnn(outputs, lengths) for rnn in directions]
             outputs = tf.concat([result[0] for result in results], axis=-1)
             state = [
                 tf.concat(parts, axis=-1) for parts in zip(*(r[1] for r in results), strict=True)

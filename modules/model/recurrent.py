@@ -4,11 +4,12 @@ the time loop.
 Keras' GRU and LSTM compute `x_t W + b` inside the loop, one time step at a time, and mask
 every step's output and state. Neither is needed here:
 
-- `x_t W + b` does not depend on the recurrent state, so it is one matmul over the whole
-  sequence before the loop; the loop only computes `h_{t-1} U`.
+- `x_t W + b` does not depend on the recurrent state, so it is one matmul over the real
+  positions of the whole batch before the loop; the loop only computes `h_{t-1} U`.
 - Sequences are padded on the right, so the outputs at real positions never see the padding
   after them; the final state is read at each sequence's last real position. A reverse
-  direction runs over the real positions reversed (`tf.reverse_sequence`).
+  direction runs over the real positions reversed (`tf.reverse_sequence`). The GRU's loop
+  skips the padding too (`gru_sequence`).
 
 - On a CPU the loop runs on slices of the batch side by side (`batch_slices`): one loop's
   chain of small matmuls leaves a core idle, and the rows of a recurrence never mix.
@@ -89,7 +90,7 @@ class ProjectedRNN(keras.layers.Layer):
         memory = tf.sigmoid(gate_forget) * state[1] + tf.sigmoid(gate_in) * tf.tanh(cell_in)
         return [tf.sigmoid(gate_out) * tf.tanh(memory), memory]
 
-    def call(self, inputs, lengths, initial_state=None, training=None):
+    def call(self, inputs, lengths, initial_state=None):
         batch = tf.shape(inputs)[0]
         if initial_state is None:
             zeros = tf.zeros([batch, self.units], self.compute_dtype)
@@ -97,20 +98,12 @@ class ProjectedRNN(keras.layers.Layer):
         lengths = tf.cast(lengths, tf.int32)
         if self.reverse:
             inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
-        # [time, batch, gates * units] by one 2-D matmul: a 3-D tf.matmul would broadcast
-        # the kernel, and its gradient would sum a copy per sentence.
-        time_major = tf.transpose(inputs, [1, 0, 2])
-        projected = tf.nn.bias_add(
-            tf.matmul(tf.reshape(time_major, [-1, tf.shape(inputs)[-1]]), self.kernel),
-            self._input_bias(),
-        )
-        # (An explicit width: a worker's share of a batch may be empty, and -1 is then unknown.)
-        projected = tf.reshape(projected, [tf.shape(inputs)[1], batch, self.kernel.shape[-1]])
+        projected = self._project_real_positions(inputs, lengths)
         if inputs.shape[1] == 1:  # one decoding step: no loop to set up
             states = [s[tf.newaxis] for s in self.recur(projected[0], list(initial_state))]
         else:
             slices = self.slices or batch_slices(self.units)
-            states = in_batch_slices(self._time_loop(training), projected, initial_state, slices)
+            states = in_batch_slices(self._time_loop(), projected, initial_state, lengths, slices)
         outputs = tf.transpose(states[0], [1, 0, 2])
         last_positions = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch)], axis=1)
         final = [
@@ -123,14 +116,33 @@ class ProjectedRNN(keras.layers.Layer):
             outputs = tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0)
         return outputs, final
 
-    def _time_loop(self, training):
-        """-> loop(projected [time, batch, gates * units], initial state) -> the states of
-        every step, each [time, batch, units]."""
-        if training and self.cell == "gru":
+    def _project_real_positions(self, inputs, lengths):
+        """inputs [batch, time, features] -> `x W + b` [time, batch, gates * units] at the
+        real positions (t < lengths), zeros at the padded ones.
+
+        One 2-D matmul over the real positions only: a 3-D tf.matmul would broadcast the
+        kernel, and its gradient would sum a copy per sentence; padded positions are nearly
+        half of a padded batch of short sentences."""
+        time = tf.shape(inputs)[1]
+        positions = tf.cast(  # [real positions, 2]: (time, batch)
+            tf.where(tf.range(time)[:, tf.newaxis] < lengths[tf.newaxis]), tf.int32
+        )
+        real_inputs = tf.gather_nd(tf.transpose(inputs, [1, 0, 2]), positions)
+        projected = tf.nn.bias_add(tf.matmul(real_inputs, self.kernel), self._input_bias())
+        # (An explicit width: a worker's share of a batch may be empty, and -1 is then unknown.)
+        width = self.kernel.shape[-1]
+        return tf.scatter_nd(positions, projected, [time, tf.shape(inputs)[0], width])
+
+    def _time_loop(self):
+        """-> loop(projected [time, batch, gates * units], initial state, lengths) -> the
+        states of every step, each [time, batch, units]."""
+        if self.cell == "gru":
             kernel = tf.convert_to_tensor(self.recurrent_kernel)
             bias = tf.convert_to_tensor(self.bias[1])
-            return lambda projected, initial: [gru_sequence(projected, initial[0], kernel, bias)]
-        return lambda projected, initial: tf.scan(
+            return lambda projected, initial, lengths: [
+                gru_sequence(projected, initial[0], kernel, bias, lengths)
+            ]
+        return lambda projected, initial, _: tf.scan(
             lambda state, x: self.recur(x, state), projected, initializer=initial
         )
 
@@ -152,21 +164,26 @@ def batch_slices(units: int) -> int:
     return 2 if units <= 512 else 1
 
 
-def in_batch_slices(loop, projected, initial_state: list, slices: int) -> list:
-    """Runs `loop(projected, initial_state)` -> states (each [time, batch, units]) on
-    `slices` row slices of the batch, as independent loops, and joins their states.
+def in_batch_slices(loop, projected, initial_state: list, lengths, slices: int) -> list:
+    """Runs `loop(projected, initial_state, lengths)` -> states (each [time, batch, units])
+    on `slices` row slices of the batch, as independent loops, and joins their states.
 
-    projected [time, batch, width]; initial_state: a list of [batch, units]. The same
-    values as one loop over the whole batch: the rows of a recurrence never mix. Slices
-    differ in size by at most one row; some may be empty."""
+    projected [time, batch, width]; initial_state: a list of [batch, units]; lengths
+    [batch] int32. The same values as one loop over the whole batch: the rows of a
+    recurrence never mix. Slices differ in size by at most one row; some may be empty."""
     if slices == 1:
-        return loop(projected, list(initial_state))
+        return loop(projected, list(initial_state), lengths)
     batch = tf.shape(projected)[1]
     sizes = [(batch * (i + 1)) // slices - (batch * i) // slices for i in range(slices)]
     slices_of_states = zip(*(tf.split(s, sizes, axis=0) for s in initial_state), strict=True)
     results = [
-        loop(part, list(states))
-        for part, states in zip(tf.split(projected, sizes, axis=1), slices_of_states, strict=True)
+        loop(part, list(states), part_lengths)
+        for part, states, part_lengths in zip(
+            tf.split(projected, sizes, axis=1),
+            slices_of_states,
+            tf.split(lengths, sizes),
+            strict=True,
+        )
     ]
     return [tf.concat(parts, axis=1) for parts in zip(*results, strict=True)]
 
@@ -183,62 +200,108 @@ def gru_gates(projected, inner):
 
 
 @tf.custom_gradient
-def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias):
-    """The GRU time loop of `ProjectedRNN.recur` with a hand-written gradient.
+def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias, lengths):
+    """The GRU time loop of `ProjectedRNN.recur` over each sequence's real positions only,
+    with a hand-written gradient.
 
     projected [time, batch, 3 * units] (each step's `x W + b`), initial [batch, units],
-    recurrent_kernel [units, 3 * units], recurrent_bias [3 * units]
-      -> states [time, batch, units].
+    recurrent_kernel [units, 3 * units], recurrent_bias [3 * units], lengths [batch] int32
+      -> states [time, batch, units], each sequence's state frozen after its last real
+      position (zeros from the batch's longest on).
 
-    Autodiff through the loop would compute the recurrent kernel's gradient one time step
-    at a time, a matmul with only `batch` rows inside the loop. Here the backward loop only
-    carries the state's gradient (one matmul by the kernel per step); the kernel's and
-    biases' gradients are single matmuls and sums over all steps afterwards. The backward
-    loop multiplies by the kernel transposed once beforehand: oneDNN's matmul with
-    `transpose_b` was 2.7x slower at 1024 units and batch 64 (it re-packs the kernel).
+    Like cuDNN's and PyTorch's packed sequences, the rows are sorted longest first, so that
+    the sequences still running at step t are the first `active[t]` rows: the step's matmul
+    and gates only take those, and the loop ends at the longest sequence. Autodiff through
+    the loop would compute the recurrent kernel's gradient one time step at a time, a
+    matmul with only `batch` rows inside the loop. Here the backward loop only carries the
+    state's gradient (one matmul by the kernel per step); the kernel's and biases' gradients
+    are single matmuls and sums over the packed real steps afterwards. The backward loop
+    multiplies by the kernel transposed once beforehand: oneDNN's matmul with `transpose_b`
+    was 2.7x slower at 1024 units and batch 64 (it re-packs the kernel).
     """
+    time, batch = tf.shape(projected)[0], tf.shape(projected)[1]
+    units, width = tf.shape(initial)[-1], tf.shape(projected)[-1]
+    order = tf.argsort(lengths, direction="DESCENDING", stable=True)
+    unsort = tf.math.invert_permutation(order)
+    running = tf.gather(lengths, order)[tf.newaxis] > tf.range(time)[:, tf.newaxis]
+    active = tf.reduce_sum(tf.cast(running, tf.int32), axis=1)  # [time], non-increasing
+    # At least one step (time >= 1), even with no real position: an eager TensorArray
+    # cannot concatenate no elements.
+    steps = tf.maximum(tf.reduce_sum(tf.cast(active > 0, tf.int32)), 1)
+    inputs = tf.gather(projected, order, axis=1)
 
-    def step(carry, x):
-        previous = carry[0]
-        inner = tf.nn.bias_add(tf.matmul(previous, recurrent_kernel), recurrent_bias)
-        update, reset, candidate, u_h = gru_gates(x, inner)
-        return (update * previous + (1.0 - update) * candidate, update, reset, candidate, u_h)
+    def packed_array(size):
+        return tf.TensorArray(projected.dtype, size=size, infer_shape=False, clear_after_read=False)
 
-    zeros = tf.zeros_like(initial)
-    states, updates, resets, candidates, recurrent_h = tf.scan(
-        step, projected, initializer=(initial, zeros, zeros, zeros, zeros)
+    def step(t, previous, states, live_rows, gates):
+        rows = active[t]
+        live = previous[:rows]
+        inner = tf.nn.bias_add(tf.matmul(live, recurrent_kernel), recurrent_bias)
+        update, reset, candidate, u_h = gru_gates(inputs[t, :rows], inner)
+        state = tf.concat([update * live + (1.0 - update) * candidate, previous[rows:]], 0)
+        state.set_shape(previous.shape)  # the loop's shape invariant
+        return (
+            t + 1,
+            state,
+            states.write(t, state),
+            live_rows.write(t, live),
+            gates.write(t, tf.concat([update, reset, candidate, u_h], axis=-1)),
+        )
+
+    _, _, states, live_rows, gates = tf.while_loop(
+        lambda t, *_: t < steps,
+        step,
+        (
+            0,
+            tf.gather(initial, order),
+            packed_array(steps),
+            packed_array(steps),
+            packed_array(steps),
+        ),
     )
-    previous_states = tf.concat([initial[tf.newaxis], states[:-1]], axis=0)
+    frozen = tf.reshape(states.stack(), [steps, batch, units])
+    padded = tf.pad(frozen, [[0, time - steps], [0, 0], [0, 0]])
 
     def gradient(d_states):
         kernel_transposed = tf.transpose(recurrent_kernel)
+        d_outputs = tf.gather(d_states, order, axis=1)
 
-        def back_step(carry, inputs):
-            d_next = carry[0]
-            d_output, previous, update, reset, candidate, u_h = inputs
-            d_state = d_output + d_next
-            d_update = d_state * (previous - candidate) * update * (1.0 - update)
-            d_candidate = d_state * (1.0 - update) * (1.0 - candidate * candidate)
+        def back_step(t, d_next, d_inputs, d_inners):
+            rows = active[t]
+            d_state = d_outputs[t] + d_next
+            d_live = d_state[:rows]
+            update, reset, candidate, u_h = tf.split(gates.read(t), 4, axis=-1)
+            d_update = d_live * (live_rows.read(t) - candidate) * update * (1.0 - update)
+            d_candidate = d_live * (1.0 - update) * (1.0 - candidate * candidate)
             d_reset = d_candidate * u_h * reset * (1.0 - reset)
             d_inner = tf.concat([d_update, d_reset, d_candidate * reset], axis=-1)
-            d_previous = d_state * update + tf.matmul(d_inner, kernel_transposed)
-            return d_previous, tf.concat([d_update, d_reset, d_candidate], axis=-1), d_inner
+            d_previous = d_live * update + tf.matmul(d_inner, kernel_transposed)
+            d_input = tf.concat([d_update, d_reset, d_candidate], axis=-1)
+            d_carry = tf.concat([d_previous, d_state[rows:]], 0)
+            d_carry.set_shape(d_next.shape)
+            return (
+                t - 1,
+                d_carry,
+                d_inputs.write(t, tf.pad(d_input, [[0, batch - rows], [0, 0]])),
+                d_inners.write(t, d_inner),
+            )
 
-        width = tf.shape(projected)[-1]
-        batch = tf.shape(initial)[0]
-        empty = tf.zeros([batch, width], projected.dtype)
-        d_previous, d_projected, d_inner = tf.scan(
+        _, d_initial, d_inputs, d_inners = tf.while_loop(
+            lambda t, *_: t >= 0,
             back_step,
-            (d_states, previous_states, updates, resets, candidates, recurrent_h),
-            initializer=(tf.zeros_like(initial), empty, empty),
-            reverse=True,
+            (steps - 1, tf.zeros_like(initial), packed_array(steps), packed_array(steps)),
         )
-        units = tf.shape(initial)[-1]
-        d_kernel = tf.matmul(
-            tf.reshape(previous_states, [-1, units]),
-            tf.reshape(d_inner, [-1, width]),
-            transpose_a=True,
+        d_inputs = tf.pad(
+            tf.reshape(d_inputs.stack(), [steps, batch, width]), [[0, time - steps], [0, 0], [0, 0]]
         )
-        return d_projected, d_previous[0], d_kernel, tf.reduce_sum(d_inner, axis=[0, 1])
+        d_inner = tf.reshape(d_inners.concat(), [-1, width])  # [real steps, 3 * units]
+        d_kernel = tf.matmul(tf.reshape(live_rows.concat(), [-1, units]), d_inner, transpose_a=True)
+        return (
+            tf.gather(d_inputs, unsort, axis=1),
+            tf.gather(d_initial, unsort),
+            d_kernel,
+            tf.reduce_sum(d_inner, axis=0),
+            None,
+        )
 
-    return states, gradient
+    return tf.gather(padded, unsort, axis=1), gradient
