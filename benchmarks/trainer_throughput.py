@@ -36,6 +36,11 @@ class Batches:
     target: np.ndarray  # int64 [steps, batch, tgt_len] with start/end markers
 
     @property
+    def source_tokens_per_batch(self) -> float:
+        """Real source tokens (everything that is not padding)."""
+        return float(np.count_nonzero(self.source)) / len(self.source)
+
+    @property
     def target_tokens_per_batch(self) -> float:
         """Predicted tokens (everything after [START] that is not padding)."""
         return float(np.count_nonzero(self.target[:, :, 1:])) / len(self.target)
@@ -72,15 +77,15 @@ def make_batches(lengths, vocab: int, batch: int, steps: int, seed: int = 0) -> 
     )
 
 
-def project_flops(e: int, u: int, v: int, s: int, t: int, real_t: float) -> float:
+def project_flops(e: int, u: int, v: int, s: int, t: int, real_s: float, real_t: float) -> float:
     """Training FLOPs per example of modules/model (GRU, Bahdanau, Luong attention vector):
     3x the forward multiply-adds x 2, over padded lengths s (source) and t (target in), but
-    the attention vector and output layer only over the real target tokens (real_t per
-    example on average)."""
+    the GRUs, the attention vector and the output layer only over the real tokens (real_s
+    source and real_t target tokens per example on average)."""
     gru = 2 * 3 * (e * u + u * u)
     forward = (
-        s * gru  # encoder
-        + t * gru  # decoder
+        real_s * gru  # encoder, padding skipped
+        + real_t * gru  # decoder, padding skipped
         + s * 2 * u * u  # attention keys
         + t * 2 * u * u  # attention queries
         + t * s * 2 * (2 * u)  # scores (v . tanh) and context
@@ -196,8 +201,9 @@ def main(argv: list[str] | None = None) -> None:
                     "float32",
                 )
             else:
+                real_s = batches.source_tokens_per_batch / b
                 real_t = batches.target_tokens_per_batch / b
-                flops = project_flops(e, u, v, s, t, real_t)
+                flops = project_flops(e, u, v, s, t, real_s, real_t)
                 contenders[name] = (
                     project_step(e, u, v, policy),
                     flops,
