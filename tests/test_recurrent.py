@@ -120,3 +120,24 @@ def test_an_empty_batch_gives_empty_outputs_states_and_zero_gradients(cell, slic
     assert [s.shape for s in state] == [(0, 4)] * (2 if cell == "lstm" else 1)
     for gradient in tape.gradient(loss, layer.trainable_weights):
         np.testing.assert_array_equal(tf.convert_to_tensor(gradient).numpy(), 0.0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_a_saved_model_of_the_layer_reloads_and_gives_the_same_outputs(cell, tmp_path):
+    """The GRU's gradient function is traced along with the layer: a SavedModel refuses one
+    that captures a TensorArray."""
+    inputs, _ = random_inputs()
+    layer = ProjectedRNN(cell, 6)
+    expected, _ = layer(inputs, LENGTHS)
+    module = tf.Module()
+    module.layer = layer
+    module.outputs = tf.function(
+        lambda inputs, lengths: layer(inputs, lengths)[0],
+        input_signature=[
+            tf.TensorSpec([None, None, 5], tf.float32),
+            tf.TensorSpec([None], tf.int64),
+        ],
+    )
+    tf.saved_model.save(module, str(tmp_path))
+    reloaded = tf.saved_model.load(str(tmp_path))
+    np.testing.assert_allclose(reloaded.outputs(inputs, LENGTHS), expected, atol=1e-6)

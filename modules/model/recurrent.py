@@ -261,6 +261,12 @@ def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias, lengths):
     )
     frozen = tf.reshape(states.stack(), [steps, batch, units])
     padded = tf.pad(frozen, [[0, time - steps], [0, 0], [0, 0]])
+    # The gradient keeps plain tensors, not the TensorArrays: a SavedModel cannot serialise
+    # a gradient function that captures a TensorArray's handle. Step t's rows are
+    # [first_row[t], first_row[t] + active[t]) of the packed [real steps, ...] tensors.
+    packed_live_rows = tf.reshape(live_rows.concat(), [-1, units])
+    packed_gates = tf.reshape(gates.concat(), [-1, 4 * units])
+    first_row = tf.cumsum(active, exclusive=True)
 
     def gradient(d_states):
         kernel_transposed = tf.transpose(recurrent_kernel)
@@ -268,10 +274,11 @@ def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias, lengths):
 
         def back_step(t, d_next, d_inputs, d_inners):
             rows = active[t]
+            step_rows = slice(first_row[t], first_row[t] + rows)
             d_state = d_outputs[t] + d_next
             d_live = d_state[:rows]
-            update, reset, candidate, u_h = tf.split(gates.read(t), 4, axis=-1)
-            d_update = d_live * (live_rows.read(t) - candidate) * update * (1.0 - update)
+            update, reset, candidate, u_h = tf.split(packed_gates[step_rows], 4, axis=-1)
+            d_update = d_live * (packed_live_rows[step_rows] - candidate) * update * (1.0 - update)
             d_candidate = d_live * (1.0 - update) * (1.0 - candidate * candidate)
             d_reset = d_candidate * u_h * reset * (1.0 - reset)
             d_inner = tf.concat([d_update, d_reset, d_candidate * reset], axis=-1)
@@ -295,7 +302,7 @@ def gru_sequence(projected, initial, recurrent_kernel, recurrent_bias, lengths):
             tf.reshape(d_inputs.stack(), [steps, batch, width]), [[0, time - steps], [0, 0], [0, 0]]
         )
         d_inner = tf.reshape(d_inners.concat(), [-1, width])  # [real steps, 3 * units]
-        d_kernel = tf.matmul(tf.reshape(live_rows.concat(), [-1, units]), d_inner, transpose_a=True)
+        d_kernel = tf.matmul(packed_live_rows, d_inner, transpose_a=True)
         return (
             tf.gather(d_inputs, unsort, axis=1),
             tf.gather(d_initial, unsort),
