@@ -9,6 +9,7 @@ Each part of the pipeline keeps a small frozen dataclass of its settings beside 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 
 
@@ -21,12 +22,49 @@ def setting(default, help_text: str, choices: tuple[str, ...] = ()):
     return dataclasses.field(default=default, metadata={"help": help_text, "choices": choices})
 
 
+def _kind_error(value, default) -> str | None:
+    """What is wrong with `value` for a field whose default is `default` (its type decides:
+    bool, int, finite float, str, or a tuple of such), None when nothing is."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "expected true or false"
+    if isinstance(default, int):
+        return (
+            None
+            if isinstance(value, int) and not isinstance(value, bool)
+            else ("expected a whole number")
+        )
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "expected a number"
+        return None if math.isfinite(value) else "expected a finite number"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "expected a string"
+    if isinstance(default, tuple):
+        if not isinstance(value, tuple):
+            return "expected a list"
+        if default:
+            for item in value:
+                error = _kind_error(item, default[0])
+                if error:
+                    return f"{error} in every item, got {item!r}"
+        return None
+    raise TypeError(f"no type check for a setting whose default is {default!r}")
+
+
 class Settings:
-    """Base of a part's frozen settings dataclass: checks the choices, then `validate()`."""
+    """Base of a part's frozen settings dataclass: checks each value's type (that of its
+    default; a whole number is a float's value too), the choices, then `validate()`."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            value, choices = getattr(self, field.name), field.metadata["choices"]
+            value = getattr(self, field.name)
+            error = _kind_error(value, field.default)
+            if error:
+                shown = "null" if value is None else repr(value)
+                raise ConfigError(f"{field.name}={shown}: {error} ({type(value).__name__})")
+            if isinstance(field.default, float) and not isinstance(value, float):
+                object.__setattr__(self, field.name, float(value))
+            choices = field.metadata["choices"]
             if choices and value not in choices:
                 raise ConfigError(f"{field.name}={value!r}: choose one of {choices}")
         self.validate()
