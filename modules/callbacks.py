@@ -1,8 +1,9 @@
 """Keras callbacks for the Trainer: the training clock (budget and learning rate),
-per-epoch checkpoints and throughput."""
+per-epoch checkpoints, throughput, and the stop on a diverged loss."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import tensorflow as tf
@@ -10,6 +11,41 @@ import tf_keras as keras
 from absl import logging
 
 from modules import progress
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training or eval loss is no longer a finite number: nothing is exported."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises TrainingDivergedError after the first step whose training loss, or the first
+    epoch whose eval loss, is NaN or infinite, so that the Trainer fails with what to change
+    instead of exporting (and the pipeline pushing) a model that computes NaN. Put it first:
+    no later callback then checkpoints or backs up the diverged weights."""
+
+    def __init__(self, learning_rate: float, gradient_clip_norm: float):
+        super().__init__()
+        self._settings = (
+            f"learning_rate={learning_rate:g}, gradient_clip_norm={gradient_clip_norm:g}"
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check((logs or {}).get("loss"), f"the training loss at step {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check((logs or {}).get("val_loss"), "the eval loss at its end")
+
+    def _check(self, loss, what: str) -> None:
+        if loss is None or math.isfinite(float(loss)):
+            return
+        raise TrainingDivergedError(
+            f"training diverged: {what} of epoch {self._epoch + 1} is {float(loss)} "
+            f"({self._settings}); lower learning_rate or set gradient_clip_norm, and "
+            "check the corpus. Nothing was exported."
+        )
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

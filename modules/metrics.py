@@ -131,6 +131,10 @@ class CorpusScores(tfma.metrics.Metric):
         super().__init__(metric_util.merge_per_key_computations(_score_computations), name=name)
 
 
+# math.exp overflows (OverflowError) above log(sys.float_info.max) = 709.78...
+_LARGEST_EXP_ARGUMENT = 709.0
+
+
 @dataclasses.dataclass
 class _LossAccumulator:
     loss_sum: float = 0.0
@@ -163,7 +167,8 @@ class _TokenLossCombiner(beam.CombineFn):
 
     def extract_output(self, accumulator):
         loss = accumulator.loss_sum / accumulator.tokens if accumulator.tokens else math.nan
-        return {self._loss_key: loss, self._perplexity_key: math.exp(loss)}
+        perplexity = math.exp(loss) if loss < _LARGEST_EXP_ARGUMENT else math.inf
+        return {self._loss_key: loss, self._perplexity_key: perplexity}
 
 
 def _loss_computations(name: str, model_name: str = "", output_name: str = ""):

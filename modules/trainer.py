@@ -176,7 +176,7 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
 def training_callbacks(
     config: TrainerConfig, fn_args: FnArgs, eval_batches: tf.data.Dataset
 ) -> list:
-    """Resume-after-kill, the clock (time budget, learning rate), throughput lines,
+    """The stop on a diverged loss, resume-after-kill, the clock (time budget, learning rate), throughput lines,
     per-epoch checkpoints, TensorBoard, early stop with the best weights restored, then
     (when asked) the average of the last checkpoints if it evaluates better."""
     run_dir = distribution.output_directory(fn_args.model_run_dir)
@@ -197,6 +197,7 @@ def training_callbacks(
             )
         )
     return [
+        callbacks.StopOnNonFiniteLoss(training.learning_rate, training.gradient_clip_norm),
         keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
         clock,
         callbacks.Throughput(clock),

@@ -92,3 +92,42 @@ def test_token_loss_is_weighted_by_target_tokens_and_gives_perplexity():
     result = {key.name: value for key, value in _run(computation.combiner, [batch]).items()}
     assert result[metrics.LOSS] == pytest.approx((1.0 * 3 + 4.0 * 1) / 4)
     assert result[metrics.PERPLEXITY] == pytest.approx(math.exp(7 / 4))
+
+
+def test_a_huge_loss_gives_an_infinite_perplexity_not_an_overflow():
+    computation = _computation(metrics.TokenLoss())
+    batch = _inputs(
+        ["a"],
+        ["a"],
+        **{signatures.LOSS: np.array([1e4]), signatures.TARGET_TOKENS: np.array([2.0])},
+    )
+    result = {key.name: value for key, value in _run(computation.combiner, [batch]).items()}
+    assert result[metrics.LOSS] == 1e4 and result[metrics.PERPLEXITY] == math.inf
+
+
+@pytest.mark.parametrize(
+    ("bleu", "loss", "blessed"),
+    [
+        (0.0, 2.5, True),  # the floor is 0: any finite model passes it
+        (0.0, math.nan, False),  # a model computing NaN, whatever the floor
+        (30.0, math.inf, False),
+        (30.0, -math.inf, True),  # (no cross-entropy is negative; only NaN and +inf fail)
+    ],
+)
+def test_tfmas_validator_blesses_only_a_finite_loss_whatever_the_floor(bleu, loss, blessed):
+    from tensorflow_model_analysis.evaluators import metrics_validator
+
+    from pipeline.config import EvaluationConfig
+    from pipeline.evaluation import create_eval_config
+
+    eval_config = create_eval_config(EvaluationConfig(bleu_floor=0.0))
+    sliced_metrics = (
+        (),  # the overall slice
+        {
+            metric_types.MetricKey(name=metrics.BLEU): bleu,
+            metric_types.MetricKey(name=metrics.BLEU, is_diff=True): 0.0,  # against a baseline
+            metric_types.MetricKey(name=metrics.LOSS): loss,
+        },
+    )
+    result = metrics_validator.validate_metrics(sliced_metrics, eval_config)
+    assert result.validation_ok == blessed, result
