@@ -135,6 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     from pipeline.console import RunConsole
 
     config = config_from_args(args)
+    config.check_paths()  # before the console writes its log file into the output root
     with RunConsole(config, verbose=args.verbose) as console:
         log = f"; full log: {console.log_path}" if console.log_path else ""
         name, data_root = config.runtime.pipeline_name, config.data.data_root

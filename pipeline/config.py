@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from modules.decoding_config import DecodingConfig
@@ -244,15 +245,20 @@ class PipelineConfig:
                 f"data_root={data_root!r} does not exist: point it at a directory, "
                 "file or glob of .txt/.tsv(.gz) corpora"
             )
+        if os.path.exists(output_root) and not os.path.isdir(output_root):
+            raise ConfigError(
+                f"output_root={output_root!r} is a file, not a directory: choose another path"
+            )
         try:
             os.makedirs(output_root, exist_ok=True)
+            # A real write: os.access says yes to root on a read-only directory.
+            with tempfile.TemporaryFile(dir=output_root):
+                pass
         except OSError as error:
             raise ConfigError(
-                f"output_root={output_root!r} cannot be created ({error}): choose a "
-                "writable directory"
+                f"output_root={output_root!r} is not a writable directory "
+                f"({error.strerror or error}): choose a directory this user can write"
             ) from error
-        if not os.access(output_root, os.W_OK):
-            raise ConfigError(f"output_root={output_root!r} is not writable")
 
 
 SECTIONS: dict[str, type[Settings]] = {

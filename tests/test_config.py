@@ -93,7 +93,7 @@ def test_an_output_root_that_cannot_be_created_is_reported(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     config = PipelineConfig.with_fields(output_root=str(blocker / "outputs"))
-    with pytest.raises(ConfigError, match="cannot be created"):
+    with pytest.raises(ConfigError, match="is not a writable directory"):
         config.check_paths()
 
 
