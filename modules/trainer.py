@@ -176,9 +176,10 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
 def training_callbacks(
     config: TrainerConfig, fn_args: FnArgs, eval_batches: tf.data.Dataset
 ) -> list:
-    """The stop on a diverged loss, resume-after-kill, the clock (time budget, learning rate), throughput lines,
-    per-epoch checkpoints, TensorBoard, early stop with the best weights restored, then
-    (when asked) the average of the last checkpoints if it evaluates better."""
+    """The stop on a diverged loss, resume-after-kill, the clock (time budget, learning
+    rate), throughput lines, per-epoch checkpoints, TensorBoard, early stop with the best
+    weights restored, then (when asked) the average of the last checkpoints if it evaluates
+    better."""
     run_dir = distribution.output_directory(fn_args.model_run_dir)
     training = config.training
     clock = callbacks.TrainingClock(
