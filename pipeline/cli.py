@@ -36,6 +36,16 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class _Syntax:
     """How a flag's value is written: `parse` reads it, `show` writes a value back."""
@@ -221,7 +231,10 @@ def _translate(args: argparse.Namespace) -> int:
     else:
         lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
         batch_size = 1 if sys.stdin.isatty() else args.batch_size
-    translate.translate_lines(model_dir, lines, sys.stdout, args.decoding, batch_size, args.tsv)
+    try:
+        translate.translate_lines(model_dir, lines, sys.stdout, args.decoding, batch_size, args.tsv)
+    except translate.NoModelError as error:
+        raise SystemExit(f"nmt-pipeline translate: {error}") from error
     return 0
 
 
@@ -281,7 +294,10 @@ def _add_translate_command(commands) -> None:
         "another --decoding)",
     )
     translate.add_argument(
-        "--batch-size", type=int, default=32, help="lines per batch from a pipe (default: 32)"
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        help="lines per batch from a pipe (default: 32)",
     )
     translate.add_argument(
         "--tsv", action="store_true", help="print 'source<TAB>translation' lines"

@@ -29,6 +29,7 @@ def _translate(config, *args: str, stdin: str | None = None) -> list[str]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == "", done.stderr[-3000:]  # not even the CUDA build's import noise
     return done.stdout.split("\n")[:-1]
 
 
@@ -66,3 +67,39 @@ def test_translates_stdin_line_by_line_in_batches_as_tsv(tiny_pipeline_run):
 def test_without_a_pushed_model_it_says_what_to_do(tmp_path):
     with pytest.raises(SystemExit, match="no pushed model in .*nmt-pipeline run"):
         cli.main(["translate", "--output-root", str(tmp_path), "Hola."])
+
+
+def _corrupt_model(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "saved_model.pb").write_bytes(b"\x08\x96\x01 not a SavedModel \xff" * 40)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (lambda tmp: tmp / "missing", "no such directory"),
+        (lambda tmp: tmp, "not a SavedModel (no saved_model.pb in it); give a version directory"),
+        (lambda tmp: _corrupt_model(tmp / "v1"), "the SavedModel does not load (Cannot parse"),
+    ],
+)
+def test_a_model_dir_that_holds_no_model_is_one_line_naming_it(tmp_path, model, message):
+    model_dir = model(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "translate", "--model", str(model_dir), "Hola."],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(f"nmt-pipeline translate: --model {model_dir}: {message}")
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "many"])
+def test_a_batch_size_under_one_is_refused(size, capsys):
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["translate", "--batch-size", size, "Hola."])
+    assert refused.value.code == 2
+    assert "--batch-size: expected a whole number of 1 or more" in capsys.readouterr().err
