@@ -9,7 +9,9 @@ disagree. `--config FILE` reads a JSON config first; flags given as well overrid
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import errno
 import io
 import os
 import shlex
@@ -23,8 +25,12 @@ from collections.abc import Callable
 from modules import signatures
 from pipeline.config import FIELD_SECTIONS, SECTIONS, ConfigError, PipelineConfig
 
-# Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED_EXIT = 130
+# Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it; SIGTERM
+# (from `kill`, `timeout`, a scheduler) stops a run the same way, with 143.
+INTERRUPTED_EXIT = 128 + signal.SIGINT
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Exit status when another run holds the output root (EX_TEMPFAIL: try again later).
+BUSY_EXIT = 75
 
 
 def _parse_bool(text: str) -> bool:
@@ -150,25 +156,27 @@ def _run(args: argparse.Namespace) -> int:
         log = f"; full log: {console.log_path}" if console.log_path else ""
         name, data_root = config.runtime.pipeline_name, config.data.data_root
         console.say(f"Running pipeline {name!r} on {data_root}{log}")
-        stopped = _stop_flag()
+        stopped_by = _stop_signals()
         try:
             from absl import logging
 
-            from pipeline import local_runner
+            from pipeline import local_runner, run_lock
 
             logging.set_verbosity(logging.INFO)
-            local_runner.run_and_report(config, console.say)
+            local_runner.run_and_report(config, console.say, wait=args.wait)
         except ConfigError:
             raise
         except KeyboardInterrupt:
-            console.say(_interrupted(config, console))
-            return INTERRUPTED_EXIT
+            return _stopped(console, stopped_by)
+        except run_lock.OutputRootBusyError as error:
+            console.say(f"nmt-pipeline: {error}")
+            return BUSY_EXIT
         except Exception as error:
-            if stopped:  # a library turned the interrupt into another error
-                console.say(_interrupted(config, console))
-                return INTERRUPTED_EXIT
-            traceback.print_exc()  # into the log file
-            console.say(f"nmt-pipeline: {console.running or 'the run'} failed: {error}")
+            if stopped_by:  # a library turned the signal into another error
+                return _stopped(console, stopped_by)
+            with contextlib.suppress(OSError):  # the log file may be on a full disk
+                traceback.print_exc()
+            console.say(f"nmt-pipeline: {console.running or 'the run'} failed: {_cause(error)}")
             if console.log_path:
                 console.say(f"Full log: {console.log_path}")
             return 1
@@ -177,33 +185,49 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_flag() -> list[bool]:
-    """A flag that turns true on SIGINT (which still raises KeyboardInterrupt): a library
-    may catch the interrupt and raise something else, and this still tells."""
-    flag: list[bool] = []
+def _cause(error: BaseException) -> str:
+    """One line for a failure: an OSError (the error itself or what it was raised from) as
+    its errno name, reason and path, e.g. `ENOSPC, No space left on device: outputs/x`."""
+    seen = error
+    while seen is not None and not isinstance(seen, OSError):
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(seen, OSError) and seen.errno is not None:
+        name = errno.errorcode.get(seen.errno, f"errno {seen.errno}")
+        where = f": {seen.filename}" if seen.filename else ""
+        return f"{name}, {seen.strerror}{where}"
+    return str(error) or type(error).__name__
 
-    def on_interrupt(signum, frame):
-        flag.append(True)
+
+def _stop_signals() -> list[int]:
+    """The signals received (SIGINT, SIGTERM), each raising KeyboardInterrupt: a library
+    may catch the interrupt and raise something else, and the list still tells."""
+    received: list[int] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, on_interrupt)
-    return flag
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
+    return received
 
 
-def _interrupted(config: PipelineConfig, console) -> str:
-    """Cleans up after Ctrl-C and says how to go on."""
-    from pipeline import outputs
-
-    cancelled = outputs.cancel_unfinished_executions(config)
-    if console.running == "Trainer" or "Trainer" in cancelled:
-        return (
-            "interrupted; re-run the same command to resume from epoch "
+def _stopped(console, stopped_by: list[int]) -> int:
+    """Says how to go on after a stop (the runner has marked what was running CANCELED);
+    returns 128 + the signal's number, as a shell reports it."""
+    signum = stopped_by[0] if stopped_by else signal.SIGINT
+    how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    if console.running == "Trainer":
+        console.say(
+            f"{how}; re-run the same command to resume from epoch "
             f"{console.last_epoch + 1} (finished components are reused)"
         )
-    during = f" during {console.running}" if console.running else ""
-    return (
-        f"interrupted{during}; re-run the same command to resume (finished components are reused)"
-    )
+    else:
+        during = f" during {console.running}" if console.running else ""
+        console.say(
+            f"{how}{during}; re-run the same command to resume (finished components are reused)"
+        )
+    return 128 + signum
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -248,10 +272,17 @@ def build_parser(file_values: dict | None = None) -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
         help="run the whole pipeline locally (LocalDagRunner)",
         description="Runs the pipeline: a line per component on the console, everything "
-        "else in <output-root>/logs/<run id>.log. Ctrl-C stops it; the same command resumes.",
+        "else in <output-root>/logs/<run id>.log. Ctrl-C or SIGTERM stops it; the same "
+        "command resumes. One run at a time per output root.",
     )
     run.add_argument(
         "--verbose", action="store_true", help="stream every log line to the console instead"
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run holds the output root, wait for it to finish instead of "
+        f"exiting with status {BUSY_EXIT}",
     )
     _add_config_file_flag(run)
     add_config_flags(run, file_values)

@@ -11,6 +11,7 @@ import os
 from tfx import v1 as tfx
 from tfx.orchestration import pipeline as tfx_pipeline
 
+from components.pusher import Pusher
 from components.tsv_example_gen import TsvExampleGen, parsing
 from components.tsv_example_gen import executor as example_gen_executor
 from modules import trainer as trainer_module
@@ -107,7 +108,7 @@ def create_components(config: PipelineConfig) -> list:
         eval_config=create_eval_config(config.evaluation),
         example_splits=["test"],
     )
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(

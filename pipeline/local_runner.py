@@ -18,13 +18,14 @@ from absl import logging
 
 # Only `pipeline` modules at the top: importing the package first sets the environment
 # TensorFlow needs (pipeline/__init__.py), and they import TFX and TensorFlow after it.
-from pipeline import definition, outputs
+from pipeline import definition, outputs, run_lock
 from pipeline.config import ConfigError, PipelineConfig
 
 
 def preflight(config: PipelineConfig) -> None:
     """Fails before any component runs when the data, output root or batch size won't do;
-    marks executions left RUNNING by an interrupted or killed run as CANCELED."""
+    marks executions left RUNNING by an interrupted or killed run as CANCELED (call it
+    holding the output root's lock: no other run is then running)."""
     from modules import distribution
 
     config.check_paths()
@@ -39,27 +40,51 @@ def preflight(config: PipelineConfig) -> None:
         )
 
 
-def run(config: PipelineConfig, until: str | None = None) -> None:
+def run(
+    config: PipelineConfig, until: str | None = None, wait: bool = False, say=logging.info
+) -> None:
     """Checks the config against this machine, then runs every component (cached ones are
-    reused), or those up to the component id `until`."""
+    reused), or those up to the component id `until`, holding the output root's lock
+    (pipeline/run_lock.py; `wait`: for a run that holds it, else OutputRootBusyError).
+    Executions that a failure or an interrupt leaves RUNNING are marked CANCELED."""
     from tfx import v1 as tfx
 
-    preflight(config)
-    connection = outputs.metadata_connection(config)
-    tfx.orchestration.LocalDagRunner().run(definition.create_pipeline(config, connection, until))
+    config.check_paths()
+    with run_lock.hold(config.runtime.output_root, wait, say):
+        preflight(config)
+        connection = outputs.metadata_connection(config)
+        try:
+            tfx.orchestration.LocalDagRunner().run(
+                definition.create_pipeline(config, connection, until)
+            )
+        except BaseException:
+            _cancel_unfinished(config)
+            raise
+
+
+def _cancel_unfinished(config: PipelineConfig) -> None:
+    """Marks what a stopped or failed run left RUNNING as CANCELED, if the metadata can
+    still be written (on a full disk it may not: the next run's preflight does it)."""
+    try:
+        cancelled = outputs.cancel_unfinished_executions(config)
+    except Exception as error:
+        logging.warning("could not mark the unfinished executions as CANCELED: %s", error)
+        return
+    for component in cancelled:
+        logging.warning("%s of this run stopped before it finished: marked as CANCELED", component)
 
 
 def _print(line: str) -> None:
     print(line, flush=True)
 
 
-def run_and_report(config: PipelineConfig, say=_print) -> None:
+def run_and_report(config: PipelineConfig, say=_print, wait: bool = False) -> None:
     """Runs the pipeline, then says (with `say`) whether the model was blessed and pushed,
     and writes the HTML report."""
     from pipeline import report, summary
 
     before = outputs.latest_run_id(config)
-    run(config)
+    run(config, wait=wait, say=say)
     if outputs.latest_run_id(config) == before:
         return  # nothing ran: `tfx pipeline create` only records the pipeline
     logging.info("Outputs of this run:\n%s", outputs.describe_latest_run(config))

@@ -10,6 +10,7 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.orchestration import metadata
 
+from components.pusher.executor import ALREADY_SERVING_KEY
 from pipeline.config import PipelineConfig
 
 _STATES = {
@@ -116,6 +117,11 @@ def pushed_model_uri(pusher: ComponentOutputs) -> str | None:
         if pusher.properties.get(uri, {}).get("pushed"):
             return str(pusher.properties[uri].get("pushed_destination", uri))
     return None
+
+
+def already_serving(pusher: ComponentOutputs) -> bool:
+    """Whether the Pusher found its blessed model already serving (nothing copied)."""
+    return any(properties.get(ALREADY_SERVING_KEY) for properties in pusher.properties.values())
 
 
 def describe_latest_run(config: PipelineConfig) -> str:

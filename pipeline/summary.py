@@ -66,7 +66,11 @@ def _scores(overall: dict[str, float]) -> str:
 
 def _pusher_figures(component: outputs.ComponentOutputs) -> str:
     pushed = outputs.pushed_model_uri(component)
-    return f"pushed to {pushed}" if pushed else "nothing pushed (the model was not blessed)"
+    if not pushed:
+        return "nothing pushed (the model was not blessed)"
+    if outputs.already_serving(component):
+        return f"already serving as {pushed} (nothing copied)"
+    return f"pushed to {pushed}"
 
 
 _FIGURES = {
@@ -97,14 +101,19 @@ def verdict(config: PipelineConfig) -> list[str]:
     if latest is None:
         return []
     overall = results.overall_metrics(latest.evaluation_uri)
+    pusher = next((c for c in run if c.component == "Pusher"), None)
+    pushed = outputs.pushed_model_uri(pusher) if pusher else None
+    if not latest.blessed:
+        outcome = "model NOT blessed, not pushed"
+    elif pushed and outputs.already_serving(pusher):
+        outcome = "model blessed, already the serving model (not pushed again)"
+    else:
+        outcome = "model blessed and pushed"
     lines = [
-        f"Test-split {_scores(overall)}; BLEU floor {config.evaluation.bleu_floor}: "
-        + ("model blessed and pushed" if latest.blessed else "model NOT blessed, not pushed"),
+        f"Test-split {_scores(overall)}; BLEU floor {config.evaluation.bleu_floor}: {outcome}",
         f"  sacreBLEU signatures: BLEU {metrics.SIGNATURES[metrics.BLEU]}; "
         f"chrF {metrics.SIGNATURES[metrics.CHRF]}",
     ]
-    pusher = next((c for c in run if c.component == "Pusher"), None)
-    pushed = outputs.pushed_model_uri(pusher) if pusher else None
     if pushed:
         lines.append(f"Serving model: {os.path.abspath(pushed)}")
     return lines

@@ -2,17 +2,26 @@
 
 One scenario, each step on the previous one's outputs:
 1. the run is killed (SIGKILL) during training;
-2. the same command resumes training, and is stopped with Ctrl-C (SIGINT): one clear line,
-   no traceback, nothing left RUNNING in ML Metadata, no empty output folders;
-3. the same command resumes from the next epoch and pushes the model;
-4. after an edit of the model's code, the Trainer and the steps after it run again;
-5. after a change of an evaluation-only setting, only the evaluation runs again.
+2. the same command resumes training; a second run on the same output root meanwhile
+   exits at once, naming the first; the first is stopped with Ctrl-C (SIGINT): one clear
+   line, no traceback, nothing left RUNNING in ML Metadata, no empty output folders;
+3. the same command resumes, and is stopped with SIGTERM (as `kill` or a scheduler does):
+   the same, with exit status 143;
+4. the same command resumes from the next epoch and pushes the model;
+5. after an edit of the model's code, the Trainer and the steps after it run again;
+6. after a change of an evaluation-only setting, only the evaluation runs again.
+
+Then, apart: a run waiting for the output root's lock, and one taking over the lock of a
+killed run; a full disk, then the same command once space is freed.
 """
 
+import fcntl
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,11 +31,11 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-from pipeline import cli, outputs
+from pipeline import cli, outputs, run_lock
 from pipeline.config import PipelineConfig
 from tests.helpers import PROJECT_ROOT, synthetic_pipeline_config
 
-EPOCHS = 4
+EPOCHS = 5
 CODE_PACKAGES = ("components", "modules", "pipeline")
 
 
@@ -63,13 +72,31 @@ def _stop_at_epoch(process: subprocess.Popen, log_path: Path, epoch: int, sig) -
     return log_path.read_text()
 
 
-def _run(config: PipelineConfig, code: Path) -> str:
+def _run(config: PipelineConfig, code: Path, expect: int = 0, *flags: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(code)}
     done = subprocess.run(
-        _command(config), cwd=code, env=env, capture_output=True, text=True, timeout=900
+        _command(config) + list(flags),
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == expect, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
+
+
+def _wait_for(log_path: Path, text: str, process: subprocess.Popen) -> str:
+    deadline = time.monotonic() + 300
+    while text not in log_path.read_text():
+        assert process.poll() is None, log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"never printed {text!r}"
+        time.sleep(0.2)
+    return log_path.read_text()
+
+
+def _lock_holder(config: PipelineConfig) -> dict:
+    return json.loads(Path(config.runtime.output_root, run_lock.LOCK_FILE).read_text())
 
 
 def _states(config: PipelineConfig) -> dict[str, str]:
@@ -109,8 +136,16 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
     assert not Path(config.serving_model_dir).exists()
     assert metadata_store_pb2.Execution.RUNNING in _execution_states(config), killed[-2000:]
 
-    # 2. The same command resumes after the last finished epoch; Ctrl-C stops it cleanly.
+    # 2. The same command resumes after the last finished epoch; a second run on the same
+    # output root exits at once; Ctrl-C stops the first cleanly.
     process = _start(config, code, tmp_path / "interrupted.log")
+    _wait_for(tmp_path / "interrupted.log", "Trainer ...", process)
+    second = _run(config, code, expect=cli.BUSY_EXIT)
+    assert second.strip().splitlines()[-1] == (
+        f"nmt-pipeline: {config.runtime.output_root} is in use by another run (pid "
+        f"{process.pid} on {socket.gethostname()}, started {_lock_holder(config)['started']}): "
+        "wait for it to finish, stop it, or give --wait to start after it"
+    )
     interrupted = _stop_at_epoch(process, tmp_path / "interrupted.log", 3, signal.SIGINT)
     assert process.returncode == cli.INTERRUPTED_EXIT, interrupted[-3000:]
     assert _epochs_run(interrupted)[0] == 3, "training restarted instead of resuming"
@@ -125,7 +160,23 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
     assert not left, "outputs of stopped runs were left behind"
     assert not Path(config.serving_model_dir).exists()
 
-    # 3. The same command finishes the last epoch, reusing the data components.
+    # 3. SIGTERM stops it as Ctrl-C does.
+    process = _start(config, code, tmp_path / "terminated.log")
+    terminated = _stop_at_epoch(process, tmp_path / "terminated.log", 4, signal.SIGTERM)
+    assert process.returncode == 128 + signal.SIGTERM, terminated[-3000:]
+    assert _epochs_run(terminated)[0] == 4
+    assert (
+        terminated.strip()
+        .splitlines()[-1]
+        .startswith("stopped by SIGTERM; re-run the same command to resume from epoch 5")
+    )
+    assert "Traceback" not in terminated
+    states = _execution_states(config)
+    assert metadata_store_pb2.Execution.RUNNING not in states
+    assert states.count(metadata_store_pb2.Execution.CANCELED) == 3
+    assert not Path(config.serving_model_dir).exists()
+
+    # 4. The same command finishes the last epoch, reusing the data components.
     finished = _run(config, code)
     assert _epochs_run(finished) == [EPOCHS]
     # A quiet console: component and epoch lines; TFX, Beam and TensorFlow in the log file.
@@ -137,7 +188,7 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
     assert states["Trainer"] == states["Pusher"] == "ran"
     assert len(list(Path(config.serving_model_dir).iterdir())) == 1
 
-    # 4. Edited model code: the Trainer and everything after it run again, not the data.
+    # 5. Edited model code: the Trainer and everything after it run again, not the data.
     with open(code / "modules" / "model" / "decoder.py", "a") as decoder:
         decoder.write("\n# An edit: the Trainer must not reuse the model trained before it.\n")
     _run(config, code)
@@ -145,7 +196,70 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
     assert states["TsvExampleGen"] == states["Transform"] == "cached"
     assert states["Trainer"] == states["Evaluator"] == "ran"
 
-    # 5. An evaluation-only setting: the trained model is reused, the evaluation is not.
+    # 6. An evaluation-only setting: the trained model is reused, the evaluation is not.
     _run(config.replace(bleu_floor=1000.0), code)
     states = _states(config)
     assert states["Trainer"] == "cached" and states["Evaluator"] == "ran"
+
+
+def test_a_run_waits_for_the_lock_and_takes_over_the_one_a_killed_run_left(code, tmp_path):
+    config = synthetic_pipeline_config(tmp_path, epochs=1, steps_per_epoch=5, bleu_floor=0.0)
+    output_root = Path(config.runtime.output_root)
+    output_root.mkdir(parents=True)
+    # A holder that is then "killed": its lock goes with its open file, its record stays.
+    holder = open(output_root / run_lock.LOCK_FILE, "w")  # noqa: SIM115
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    holder.write('{"pid": 4000001, "host": "elsewhere", "started": "2026-01-01T00:00:00"}')
+    holder.flush()
+
+    log_path = tmp_path / "waiting.log"
+    log = open(log_path, "w")  # noqa: SIM115
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(code)}
+    process = subprocess.Popen(
+        _command(config) + ["--wait"], cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    holding = "(pid 4000001 on elsewhere, started 2026-01-01T00:00:00)"
+    _wait_for(log_path, f"Waiting for the run holding {output_root} {holding} to finish", process)
+    time.sleep(1)
+    assert not Path(config.metadata_path).exists(), "it ran before the lock was free"
+    holder.close()
+    _wait_for(log_path, f"Took over the lock of a run that no longer runs {holding}", process)
+    assert process.wait(timeout=600) == 0, log_path.read_text()[-3000:]
+    assert len(list(Path(config.serving_model_dir).iterdir())) == 1
+    assert (output_root / run_lock.LOCK_FILE).read_text() == ""  # released at the end
+
+
+@pytest.fixture
+def small_file_system(tmp_path):
+    """A 4 MiB tmpfs (root only; skipped where mounting is not allowed); unmounted after."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield mount_point
+    subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_the_run_after_it_pushes_once(
+    code, tmp_path, small_file_system
+):
+    config = synthetic_pipeline_config(tmp_path, epochs=1, bleu_floor=0.0).replace(
+        output_root=str(small_file_system / "outputs")
+    )
+    failed = _run(config, code, 1)
+    last = failed.strip().splitlines()
+    assert "Traceback" not in failed
+    assert re.fullmatch(r"nmt-pipeline: \w+ failed: .+", last[-2]), failed[-3000:]
+    assert any(sign in last[-2] for sign in ("No space left", "ENOSPC", "disk is full"))
+    assert last[-1].startswith("Full log: ")
+    serving = Path(config.serving_model_dir)
+    assert not serving.exists() or not any(p.name.isdigit() for p in serving.iterdir())
+
+    subprocess.run(["mount", "-o", "remount,size=400m", str(small_file_system)], check=True)
+    finished = _run(config, code)
+    assert "model blessed and pushed" in finished
+    assert [p.name.isdigit() for p in serving.iterdir()] == [True]
+    assert metadata_store_pb2.Execution.RUNNING not in _execution_states(config)
