@@ -81,7 +81,17 @@ def pushed_digest_before_rerun(tiny_pipeline_run):
 
 
 @pytest.fixture(scope="session")
-def untrained_rerun(tiny_pipeline_run, pushed_digest_before_rerun):
+def unchanged_rerun(tiny_pipeline_run, pushed_digest_before_rerun):
+    """Re-runs the tiny pipeline unchanged (before any other re-run)."""
+    from pipeline import local_runner, outputs
+
+    config = tiny_pipeline_run[0]
+    local_runner.run(config)
+    return config, {c.component: c for c in outputs.latest_run(config)}
+
+
+@pytest.fixture(scope="session")
+def untrained_rerun(tiny_pipeline_run, unchanged_rerun, pushed_digest_before_rerun):
     """Re-runs the tiny pipeline with zero training epochs: a deliberately worse model."""
     from pipeline import local_runner, outputs
 

@@ -179,6 +179,26 @@ def test_a_good_first_model_is_blessed_and_pushed(tiny_pipeline_run):
     assert len(list(Path(config.serving_model_dir).iterdir())) == 1
 
 
+def test_an_unchanged_rerun_trains_nothing_and_pushes_no_second_copy(
+    unchanged_rerun, pushed_digest_before_rerun
+):
+    from components.pusher.executor import ALREADY_SERVING_KEY
+    from pipeline import summary
+
+    config, run = unchanged_rerun
+    assert run["Trainer"].state == "cached"
+    # The Evaluator runs again (its baseline is now the model itself) and blesses it ...
+    assert (Path(_single_uri(run, "Evaluator", "blessing")) / "BLESSED").exists()
+    # ... and the Pusher finds it already serving: no second version, not a byte changed.
+    (pushed,) = run["Pusher"].artifacts["pushed_model"]
+    assert run["Pusher"].properties[pushed][ALREADY_SERVING_KEY] == 1
+    assert len(list(Path(config.serving_model_dir).iterdir())) == 1
+    assert directory_digest(Path(config.serving_model_dir)) == pushed_digest_before_rerun
+    assert (
+        "model blessed, already the serving model (not pushed again)" in summary.verdict(config)[0]
+    )
+
+
 def test_an_untrained_model_is_not_blessed_and_not_pushed(
     tiny_pipeline_run, untrained_rerun, pushed_digest_before_rerun
 ):

@@ -18,8 +18,14 @@ from tests.helpers import corpora, expected_lines, write_corpus
 GOOD = ["Go.\tVe.", "Go.\tVete.", "Go.\tVaya.", "Hi.\tHola.", "Run!\t¡Corre!"]
 
 
-def run_example_gen(input_base: Path, tmp_path: Path, beam_pipeline_args=(), **overrides):
-    """Runs the executor; returns (examples by split, rejected rows, summary)."""
+def run_example_gen(
+    input_base: Path, tmp_path: Path, beam_pipeline_args=(), empty_splits_fail=False, **overrides
+):
+    """Runs the executor; returns (examples by split, rejected rows, summary).
+
+    Most corpora here are a few lines, too few to fill three splits: the executor's
+    EmptySplitError, raised once every output is written, is let through only with
+    `empty_splits_fail` (the test of that check)."""
     params = dict(
         direction="spa-eng",
         split_buckets=(8, 1, 1),
@@ -38,9 +44,13 @@ def run_example_gen(input_base: Path, tmp_path: Path, beam_pipeline_args=(), **o
     rejected_dir = tmp_path / "rejected_lines" / "1"
     examples.uri, rejected.uri = str(tmp_path / "examples"), str(rejected_dir)
     context = executor.Executor.Context(beam_pipeline_args=list(beam_pipeline_args))
-    executor.Executor(context).Do(
-        {}, {"examples": [examples], "rejected_lines": [rejected]}, exec_properties
-    )
+    try:
+        executor.Executor(context).Do(
+            {}, {"examples": [examples], "rejected_lines": [rejected]}, exec_properties
+        )
+    except executor.EmptySplitError:
+        if empty_splits_fail:
+            raise
     by_split = {
         split: [_pair(record) for record in _read_records(tmp_path / "examples" / f"Split-{split}")]
         for split in ("train", "eval", "test")
@@ -243,6 +253,28 @@ def test_split_is_leak_free_and_deterministic(tmp_path, sample_lines):
     assert all(len(splits) == 1 for splits in splits_of_key.values())
     assert len(_all(first)) == 800
     assert len(first["train"]) > 4 * len(first["eval"]) > 0 and first["test"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["Hola.\tHello."], "the corpus has 1 accepted pair with 1 distinct source sentence"),
+        (["Hola.\tHello."] * 500, "has 500 accepted pairs with 1 distinct source sentence"),
+    ],
+)
+def test_too_few_distinct_sentences_for_the_splits_fail_before_transform(tmp_path, lines, message):
+    write_corpus(tmp_path / "in" / "a.txt", lines)
+    with pytest.raises(executor.EmptySplitError) as empty:
+        run_example_gen(tmp_path / "in", tmp_path, empty_splits_fail=True)
+    assert str(empty.value).startswith("split(s) ")
+    assert "got no example" in str(empty.value) and message in str(empty.value)
+    assert "more distinct sentences" in str(empty.value)
+
+
+def test_every_split_filled_passes_the_check(tmp_path, sample_lines):
+    write_corpus(tmp_path / "in" / "a.txt", sample_lines[:100])
+    by_split, _, _ = run_example_gen(tmp_path / "in", tmp_path, empty_splits_fail=True)
+    assert all(by_split.values())
 
 
 def test_empty_files_fail_with_a_clear_error(tmp_path):

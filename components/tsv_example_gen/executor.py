@@ -32,6 +32,9 @@ CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 REJECTED_FILE_PREFIX = "rejected"
 SUMMARY_FILE = "summary.json"
+# Examples per split and distinct split keys (normalised sources), beside the summary.
+SPLIT_COUNTS_FILE = "split_counts.json"
+_DISTINCT_SOURCES = "distinct_sources"
 # Beside the rejected_lines artifacts: TFX deletes a failed execution's outputs, so the
 # rejected lines of a run that failed its input check are copied here, by execution id.
 FAILED_CHECKS_DIR = "rejected_lines_of_failed_runs"
@@ -55,6 +58,10 @@ class InputFileError(RuntimeError):
 
 class TooManyRejectedLinesError(RuntimeError):
     """More input lines were rejected than `max_rejected_fraction` allows."""
+
+
+class EmptySplitError(RuntimeError):
+    """A split got no example: too few distinct sentences for the split buckets."""
 
 
 def _bytes_feature(value: str) -> tf.train.Feature:
@@ -275,19 +282,16 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         for split in output_config.split_config.splits:
             total += split.hash_buckets
             cumulative.append(total)
-        splits = (
-            pipeline
-            | "InputToRecord"
-            >> self.GetInputSourceToExamplePTransform()(
-                exec_properties, input_config.splits[0].pattern
-            )
-            | "SplitBySource"
-            >> beam.Partition(
-                lambda example, _: parsing.split_index(example_source(example), cumulative),
-                len(cumulative),
-            )
+        examples = pipeline | "InputToRecord" >> self.GetInputSourceToExamplePTransform()(
+            exec_properties, input_config.splits[0].pattern
         )
-        return dict(zip(split_names, splits, strict=True))
+        splits = examples | "SplitBySource" >> beam.Partition(
+            lambda example, _: parsing.split_index(example_source(example), cumulative),
+            len(cumulative),
+        )
+        by_name = dict(zip(split_names, splits, strict=True))
+        _write_split_counts(examples, by_name, exec_properties[_REJECTED_URI_KEY])
+        return by_name
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         rejected_artifact = artifact_utils.get_single_instance(output_dict[REJECTED_LINES_KEY])
@@ -320,6 +324,51 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         _check_rejected_fraction(
             summary, exec_properties[MAX_REJECTED_FRACTION_KEY], rejected_artifact.uri
         )
+        with fileio.open(os.path.join(rejected_artifact.uri, SPLIT_COUNTS_FILE)) as f:
+            _check_splits(json.loads(f.read()), summary["accepted"])
+
+
+def _write_split_counts(examples, splits: dict, output_dir: str) -> None:
+    """Writes `{split name: examples, "distinct_sources": distinct split keys}`."""
+    counts = [
+        split
+        | f"Count{name}" >> beam.combiners.Count.Globally()
+        | f"Name{name}" >> beam.Map(lambda count, name=name: (name, count))
+        for name, split in splits.items()
+    ]
+    distinct = (
+        examples
+        | "SplitKeys" >> beam.Map(lambda example: parsing.split_key(example_source(example)))
+        | "DistinctKeys" >> beam.Distinct()
+        | "CountKeys" >> beam.combiners.Count.Globally()
+        | "NameKeys" >> beam.Map(lambda count: (_DISTINCT_SOURCES, count))
+    )
+    _ = (
+        [*counts, distinct]
+        | "GatherCounts" >> beam.Flatten()
+        | "CountsToDict" >> beam.combiners.ToDict()
+        | "CountsToJson" >> beam.Map(json.dumps, sort_keys=True)
+        | "WriteCounts"
+        >> beam.io.WriteToText(
+            os.path.join(output_dir, SPLIT_COUNTS_FILE), num_shards=1, shard_name_template=""
+        )
+    )
+
+
+def _check_splits(counts: dict, accepted: int) -> None:
+    """EmptySplitError when a split got no example, saying why (before Transform fails
+    on it for want of data)."""
+    distinct = counts.pop(_DISTINCT_SOURCES)
+    empty = sorted(name for name, count in counts.items() if count == 0)
+    if not empty:
+        return
+    pairs = "1 accepted pair" if accepted == 1 else f"{accepted:,} accepted pairs"
+    sentences = "1 distinct source sentence" if distinct == 1 else f"{distinct:,} distinct ones"
+    raise EmptySplitError(
+        f"split(s) {', '.join(empty)} got no example: the corpus has {pairs} with "
+        f"{sentences}, and all translations of a sentence go to one split (split_buckets); "
+        "give a corpus with more distinct sentences (hundreds at least) or check data_root"
+    )
 
 
 def _check_rejected_fraction(summary: dict, max_fraction: float, rejected_uri: str) -> None:
