@@ -18,12 +18,14 @@ from absl import logging
 
 # Only `pipeline` modules at the top: importing the package first sets the environment
 # TensorFlow needs (pipeline/__init__.py), and they import TFX and TensorFlow after it.
+from modules.model import size
 from pipeline import definition, outputs, run_lock
 from pipeline.config import ConfigError, PipelineConfig
 
 
 def preflight(config: PipelineConfig) -> None:
-    """Fails before any component runs when the data, output root or batch size won't do;
+    """Fails before any component runs when the data, output root, model size or batch
+    size won't do;
     marks executions left RUNNING by an interrupted or killed run as CANCELED (call it
     holding the output root's lock: no other run is then running)."""
     from modules import distribution
@@ -31,6 +33,7 @@ def preflight(config: PipelineConfig) -> None:
     config.check_paths()
     for component in outputs.cancel_unfinished_executions(config):
         logging.warning("%s of an earlier, interrupted run marked as CANCELED", component)
+    _check_model_fits(config)
     replicas = len(distribution.local_devices())
     batch_size = config.training.batch_size
     if batch_size < replicas:
@@ -38,6 +41,44 @@ def preflight(config: PipelineConfig) -> None:
             f"batch_size={batch_size} is smaller than the {replicas} local replicas "
             "(one per GPU): give each replica at least one example"
         )
+
+
+def memory_bytes() -> int:
+    """This machine's memory, or the container's limit (cgroup v2) when lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+    except OSError:
+        return physical
+    return min(physical, int(limit)) if limit.isdigit() else physical
+
+
+def _check_model_fits(config: PipelineConfig) -> None:
+    """ConfigError when training the model would need more memory than this machine has
+    (modules/model/size.py), naming the sizes to lower."""
+    vocab = config.transform.vocab_size  # an upper bound of both vocabularies
+    training, text = config.training, config.transform
+    tokens = max(text.max_source_tokens, text.max_target_tokens)
+    sentences = training.batch_tokens // tokens if training.batch_tokens else training.batch_size
+    needed = size.training_bytes(config.model, vocab, vocab, max(sentences, 1), tokens)
+    available = memory_bytes()
+    if needed <= available:
+        return
+    parameters = size.parameter_count(config.model, vocab, vocab)
+    sizes = (
+        ("layers", "model_width", "feed_forward_width")
+        if config.model.architecture == "transformer"
+        else ("units", "embedding_dim")
+    )
+    named = ", ".join(f"{name}={getattr(config.model, name)}" for name in sizes)
+    raise ConfigError(
+        f"the model is too large for this machine: {named} and vocab_size={vocab} make "
+        f"about {parameters / 1e6:,.0f} million weights, and training them needs about "
+        f"{needed / 2**30:,.0f} GiB (weights, gradients, Adam's moments, a batch's largest "
+        f"activations), more than this machine's {available / 2**30:,.1f} GiB: lower "
+        f"{', '.join(sizes)}, vocab_size or batch_size"
+    )
 
 
 def run(

@@ -1,0 +1,40 @@
+"""The model's size from its settings (modules/model/size.py) matches the weights Keras
+builds, and a model too large for this machine is refused before anything runs."""
+
+import pytest
+import tensorflow as tf
+
+from modules.model import architectures, size
+from modules.model.config import ModelConfig
+from pipeline import local_runner
+from pipeline.config import ConfigError, PipelineConfig
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"bidirectional": True, "units": 64},
+        {"cell": "lstm", "encoder_layers": 2, "units": 48},
+        {"attention": "luong_dot"},
+        {"attention": "luong_general", "cell": "lstm"},
+        {"architecture": "transformer", "layers": 2, "model_width": 64, "heads": 2},
+    ],
+)
+def test_the_parameter_count_is_that_of_the_built_model(changes):
+    config = ModelConfig(**changes)
+    model = architectures.build(config, 300, 200)
+    model({"source_ids": tf.constant([[5, 6, 2]]), "target_in": tf.constant([[1, 7, 8]])})
+    assert size.parameter_count(config, 300, 200) == pytest.approx(model.count_params(), 0.01)
+
+
+def test_a_model_too_large_for_the_machine_is_refused_naming_its_sizes(tmp_path):
+    fits = PipelineConfig.with_fields(output_root=str(tmp_path / "o"))
+    local_runner.preflight(fits)
+    too_large = fits.replace(units=100000)
+    with pytest.raises(ConfigError) as refused:
+        local_runner.preflight(too_large)
+    message = str(refused.value)
+    assert message.startswith("the model is too large for this machine: units=100000, ")
+    assert f"{local_runner.memory_bytes() / 2**30:,.1f} GiB" in message
+    assert "lower units, embedding_dim, vocab_size or batch_size" in message
