@@ -99,19 +99,30 @@ def _metrics_section(table: dict[str, dict[str, float]]) -> str:
     )
 
 
+def history_figure(points: list[tuple[datetime.datetime, float, bool]]):
+    """BLEU by evaluation time, (time, BLEU, blessed) points; the time axis spans the points
+    with a margin of at least half an hour (one point alone: matplotlib would span years)."""
+    figure, axes = plt.subplots(figsize=(7, 3))
+    times = [p[0] for p in points]
+    axes.plot(times, [p[1] for p in points], "-", color="#888")
+    for when, bleu, blessed in points:
+        axes.plot(when, bleu, "o", color="#0a0" if blessed else "#c00")
+    if times:
+        margin = max((max(times) - min(times)) * 0.05, datetime.timedelta(minutes=30))
+        axes.set_xlim(min(times) - margin, max(times) + margin)
+    axes.set_ylabel("BLEU (test split)")
+    axes.set_title("BLEU over pipeline runs (green: blessed, red: not blessed)")
+    figure.autofmt_xdate()
+    return figure
+
+
 def _history_section(history: list[outputs.Evaluation]) -> str:
     points = []
     for evaluation in history:
         overall = results.overall_metrics(evaluation.evaluation_uri)
         when = datetime.datetime.fromtimestamp(evaluation.time_ms / 1000)
         points.append((when, overall.get(metrics.BLEU, float("nan")), evaluation.blessed))
-    figure, axes = plt.subplots(figsize=(7, 3))
-    axes.plot([p[0] for p in points], [p[1] for p in points], "-", color="#888")
-    for when, bleu, blessed in points:
-        axes.plot(when, bleu, "o", color="#0a0" if blessed else "#c00")
-    axes.set_ylabel("BLEU (test split)")
-    axes.set_title("BLEU over pipeline runs (green: blessed, red: not blessed)")
-    figure.autofmt_xdate()
+    figure = history_figure(points)
     rows = [
         [
             when.strftime("%Y-%m-%d %H:%M:%S"),

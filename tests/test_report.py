@@ -156,3 +156,19 @@ def test_report_renders_in_headless_chromium(report_path, tmp_path):
     )
     width, height = Image.open(screenshot).size
     assert (width, height) == (1200, 2600)
+
+
+@pytest.mark.parametrize("hours_apart", [None, 0.01, 30.0])
+def test_the_history_chart_spans_the_evaluations_not_years(hours_apart):
+    import datetime
+
+    from matplotlib import dates
+
+    first = datetime.datetime(2026, 12, 1, 21, 0)
+    points = [(first, 12.5, True)]
+    if hours_apart is not None:
+        points.append((first + datetime.timedelta(hours=hours_apart), 13.0, False))
+    low, high = report.history_figure(points).axes[0].get_xlim()
+    span_hours = (dates.num2date(high) - dates.num2date(low)).total_seconds() / 3600
+    spanned = hours_apart or 0.0
+    assert spanned < span_hours <= spanned + max(1.0, spanned * 0.1) + 1e-6
