@@ -60,6 +60,11 @@ class DataConfig(Settings):
     max_rejected_fraction: float = setting(
         0.01, "fail when more than this fraction of input lines is rejected (0 to 1)"
     )
+    language_check: bool = setting(
+        True,
+        "refuse a corpus whose translations read as another language than direction "
+        "names (lingua's detector on a sample of up to 200 lines, before the run)",
+    )
 
     def validate(self) -> None:
         parts = self.direction.split("-")

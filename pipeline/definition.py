@@ -24,7 +24,7 @@ TRANSFORM_FN = "modules.transform.preprocessing_fn"
 TRAINER_FN = "modules.trainer.run_fn"
 
 
-def _data_input(data_root: str) -> tuple[str, str]:
+def data_input(data_root: str) -> tuple[str, str]:
     """(input_base, file_pattern) for a directory, a file or a glob of files.
 
     A path that is neither a glob nor a corpus file name is a directory, also where it
@@ -59,7 +59,7 @@ def create_components(config: PipelineConfig) -> list:
     re-runs exactly the steps whose code or settings changed (and those downstream).
     """
     data = config.data
-    input_base, file_pattern = _data_input(data.data_root)
+    input_base, file_pattern = data_input(data.data_root)
     example_gen = TsvExampleGen(
         input_base,
         file_pattern=file_pattern,

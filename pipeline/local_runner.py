@@ -19,7 +19,7 @@ from absl import logging
 # Only `pipeline` modules at the top: importing the package first sets the environment
 # TensorFlow needs (pipeline/__init__.py), and they import TFX and TensorFlow after it.
 from modules.model import size
-from pipeline import definition, outputs, run_lock
+from pipeline import definition, language_check, outputs, run_lock
 from pipeline.config import ConfigError, PipelineConfig
 
 
@@ -33,6 +33,8 @@ def preflight(config: PipelineConfig) -> None:
     config.check_paths()
     for component in outputs.cancel_unfinished_executions(config):
         logging.warning("%s of an earlier, interrupted run marked as CANCELED", component)
+    if config.data.language_check:
+        language_check.check(config.data)
     _check_model_fits(config)
     replicas = len(distribution.local_devices())
     batch_size = config.training.batch_size
