@@ -176,7 +176,8 @@ def _run(args: argparse.Namespace) -> int:
                 return _stopped(console, stopped_by)
             with contextlib.suppress(OSError):  # the log file may be on a full disk
                 traceback.print_exc()
-            console.say(f"nmt-pipeline: {console.running or 'the run'} failed: {_cause(error)}")
+            cause = _cause(error, config.metadata_path)
+            console.say(f"nmt-pipeline: {console.running or 'the run'} failed: {cause}")
             if console.log_path:
                 console.say(f"Full log: {console.log_path}")
             return 1
@@ -185,9 +186,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cause(error: BaseException) -> str:
+def _cause(error: BaseException, metadata_path: str) -> str:
     """One line for a failure: an OSError (the error itself or what it was raised from) as
-    its errno name, reason and path, e.g. `ENOSPC, No space left on device: outputs/x`."""
+    its errno name, reason and path, e.g. `ENOSPC, No space left on device: outputs/x`; an
+    ML Metadata error with the database's path."""
+    if type(error).__module__.startswith("ml_metadata"):
+        return f"ML Metadata at {metadata_path}: {error}"
     seen = error
     while seen is not None and not isinstance(seen, OSError):
         seen = seen.__cause__ or seen.__context__

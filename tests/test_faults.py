@@ -1,9 +1,9 @@
 """Faults and re-runs of `nmt-pipeline run`, on a temporary copy of the project's code.
 
 One scenario, each step on the previous one's outputs:
-1. the run is killed (SIGKILL) during training;
-2. the same command resumes training; a second run on the same output root meanwhile
-   exits at once, naming the first; the first is stopped with Ctrl-C (SIGINT): one clear
+1. a second run on the same output root exits at once, naming the first; the first is
+   killed (SIGKILL) during training;
+2. the same command resumes training, and is stopped with Ctrl-C (SIGINT): one clear
    line, no traceback, nothing left RUNNING in ML Metadata, no empty output folders;
 3. the same command resumes, and is stopped with SIGTERM (as `kill` or a scheduler does):
    the same, with exit status 143;
@@ -129,23 +129,22 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
         bleu_floor=0.0,
     )
 
-    # 1. Killed outright during training: nothing is pushed.
-    killed = _stop_at_epoch(
-        _start(config, code, tmp_path / "killed.log"), tmp_path / "killed.log", 2, signal.SIGKILL
-    )
-    assert not Path(config.serving_model_dir).exists()
-    assert metadata_store_pb2.Execution.RUNNING in _execution_states(config), killed[-2000:]
-
-    # 2. The same command resumes after the last finished epoch; a second run on the same
-    # output root exits at once; Ctrl-C stops the first cleanly.
-    process = _start(config, code, tmp_path / "interrupted.log")
-    _wait_for(tmp_path / "interrupted.log", "Trainer ...", process)
-    second = _run(config, code, expect=cli.BUSY_EXIT)
+    # 1. A second run on the same output root exits at once, naming the first (while the
+    # first reads the data); the first is killed outright during training: nothing pushed.
+    process = _start(config, code, tmp_path / "killed.log")
+    _wait_for(tmp_path / "killed.log", "TsvExampleGen ...", process)
+    second = _run(config, code, cli.BUSY_EXIT)
     assert second.strip().splitlines()[-1] == (
         f"nmt-pipeline: {config.runtime.output_root} is in use by another run (pid "
         f"{process.pid} on {socket.gethostname()}, started {_lock_holder(config)['started']}): "
         "wait for it to finish, stop it, or give --wait to start after it"
     )
+    killed = _stop_at_epoch(process, tmp_path / "killed.log", 2, signal.SIGKILL)
+    assert not Path(config.serving_model_dir).exists()
+    assert metadata_store_pb2.Execution.RUNNING in _execution_states(config), killed[-2000:]
+
+    # 2. The same command resumes after the last finished epoch; Ctrl-C stops it cleanly.
+    process = _start(config, code, tmp_path / "interrupted.log")
     interrupted = _stop_at_epoch(process, tmp_path / "interrupted.log", 3, signal.SIGINT)
     assert process.returncode == cli.INTERRUPTED_EXIT, interrupted[-3000:]
     assert _epochs_run(interrupted)[0] == 3, "training restarted instead of resuming"
