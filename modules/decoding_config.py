@@ -13,10 +13,12 @@ EVALUATION_SEARCHES = ("greedy", "beam")
 
 @dataclasses.dataclass(frozen=True)
 class DecodingConfig(Settings):
+    """The exported model's searches: which one serves, and their settings."""
+
     decoding: str = setting(
         "beam",
         "search of the serving_default signature; beam 4 gave 2.2 BLEU more than greedy "
-        "at a third of its speed (README, Benchmarks 10)",
+        "at a third of its speed (docs/benchmarks.md, 10)",
         SEARCHES,
     )
     beam_width: int = setting(4, "hypotheses kept by beam search")

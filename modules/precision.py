@@ -1,6 +1,6 @@
 """The Trainer's compute precision. `auto` picks mixed bfloat16 (bfloat16 compute, float32
 weights) only where the CPU has bfloat16 instructions (AVX-512 BF16 or AMX): there it trains
-faster at the same quality (README, Benchmarks 1 and 12); elsewhere it is slower, and on a
+faster at the same quality (docs/benchmarks.md, 1 and 12); elsewhere it is slower, and on a
 GPU it is not measured, so both keep float32."""
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ LEARNING_RATE_SCHEDULES = ("auto", "constant", "linear_decay", "inverse_sqrt")
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig(Settings):
+    """How the Trainer fits the model: epochs and budget, batches, the optimizer and its
+    schedule, checkpoints, seed and precision."""
+
     epochs: int = setting(20, "training epochs (0 exports an untrained model)")
     steps_per_epoch: int = setting(0, "batches per epoch; 0 means one pass over the train split")
     batch_size: int = setting(64, "sentences per global batch, split over all replicas")
@@ -23,15 +26,15 @@ class TrainingConfig(Settings):
     learning_rate: float = setting(
         2e-3,
         "learning rate of the Adam optimizer (the peak rate of inverse_sqrt); 2e-3 with "
-        "gradient_clip_norm 1 gave 9 BLEU more than 1e-3 in a 10-minute budget (README, "
-        "Benchmarks 9)",
+        "gradient_clip_norm 1 gave 9 BLEU more than 1e-3 in a 10-minute budget (docs/"
+        "benchmarks.md, 9)",
     )
     learning_rate_schedule: str = setting(
         "auto",
         "auto: constant for the rnn, inverse_sqrt for the transformer; constant keeps "
         "learning_rate; linear_decay anneals it to 0 over the run (the time budget or the "
-        "epochs, whichever ends it first): 20 BLEU worse in a 10-minute budget (README, "
-        "Benchmarks 8); inverse_sqrt warms up linearly for warmup_steps, then decays with "
+        "epochs, whichever ends it first): 20 BLEU worse in a 10-minute budget (docs/"
+        "benchmarks.md, 8); inverse_sqrt warms up linearly for warmup_steps, then decays with "
         "1/sqrt(step) (the Transformer's schedule)",
         LEARNING_RATE_SCHEDULES,
     )
@@ -46,7 +49,7 @@ class TrainingConfig(Settings):
         8,
         "export the element-wise mean of the weights saved at the last this many multiples "
         "of save_checkpoints_steps, when its eval loss is lower than the best epoch's (0: "
-        "off); 8 gave 2 BLEU more in a 10-minute budget (README, Benchmarks 11)",
+        "off); 8 gave 2 BLEU more in a 10-minute budget (docs/benchmarks.md, 11)",
     )
     save_checkpoints_steps: int = setting(
         100, "steps between the checkpoints that average_last_checkpoints averages"
@@ -65,13 +68,13 @@ class TrainingConfig(Settings):
     seed: int = setting(
         1,
         "seed of the initial weights, the shuffling and dropout: training the same "
-        "Transform output again on the same machine starts alike (README, Seed)",
+        "Transform output again on the same machine starts alike (docs/architecture.md, Trainer)",
     )
     precision: str = setting(
         "auto",
         "compute precision: mixed_bfloat16 computes in bfloat16 with float32 weights; auto "
-        "picks it on a CPU with AVX-512 BF16 or AMX (faster there, slower elsewhere; README, "
-        "Benchmarks 12), float32 on other CPUs and on GPUs",
+        "picks it on a CPU with AVX-512 BF16 or AMX (faster there, slower elsewhere; docs/"
+        "benchmarks.md, 12), float32 on other CPUs and on GPUs",
         PRECISIONS,
     )
 

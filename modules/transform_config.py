@@ -14,6 +14,8 @@ MIN_SENTENCEPIECE_VOCAB = 256 + 4 + 1
 
 @dataclasses.dataclass(frozen=True)
 class TransformConfig(Settings):
+    """How Transform cuts sentences into ids: the tokenizer, its vocabulary, the lengths."""
+
     tokenizer: str = setting(
         "sentencepiece",
         "sentencepiece: subwords learned from the data, text kept as written; word: the "

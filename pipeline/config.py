@@ -119,7 +119,7 @@ class RuntimeConfig(Settings):
         "outputs", "where artifacts, metadata, logs, the report and pushed models go"
     )
     # Beam: the DirectRunner with one worker process per core (0 = all cores); give e.g.
-    # --runner=DataflowRunner ... to scale out (README, "Scaling out").
+    # --runner=DataflowRunner ... to scale out (docs/gpu-and-cluster.md, "Scaling out").
     beam_pipeline_args: tuple[str, ...] = setting(
         ("--direct_running_mode=multi_processing", "--direct_num_workers=0"),
         "Beam options of the data components, as one shell-quoted string",

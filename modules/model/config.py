@@ -21,7 +21,7 @@ class ModelConfig(Settings):
     architecture: str = setting(
         "rnn",
         "rnn: GRU/LSTM encoder-decoder with attention (the tutorial's; the most BLEU per "
-        "training minute on a 2-core CPU, README Benchmarks 9); transformer: pre-layer-norm "
+        "training minute on a 2-core CPU, docs/benchmarks.md, 9); transformer: pre-layer-norm "
         "Transformer encoder-decoder",
         ARCHITECTURES,
     )

@@ -154,7 +154,7 @@ def batch_slices(units: int) -> int:
     A time loop is a chain of small matmuls ([batch, units] x [units, 3 * units] for a
     GRU) and element-wise ops, which leave one of two cores idle much of the time; two
     independent loops over half a batch each keep both busy. In the whole training step on
-    2 cores of an AMD EPYC with AVX-512 (README, Benchmarks 1): 1.08x faster at 256 units
+    2 cores of an AMD EPYC with AVX-512 (docs/benchmarks.md, 1): 1.08x faster at 256 units
     in float32, 1.11x in bfloat16, 1.02x at 512, and 0.95x at 1024, where a loop's matmuls
     already fill both cores; on one with AVX2 only, the same speed (1.01x at 256 and 512).
     GPUs run a device's ops one at a time, so a second loop would only add launches (not

@@ -1,5 +1,5 @@
-"""The shipped runner configs (pipeline/configs/*.json) are valid configs, every Beam flag in
-them is an option Beam knows, and the cluster ones compile for Kubeflow with those flags."""
+"""The example configs (configs/*.json) are valid configs, every Beam flag in them is an
+option Beam knows, and the cluster ones compile for Kubeflow with those flags."""
 
 import json
 from pathlib import Path
@@ -10,11 +10,32 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import kubeflow_runner
 from pipeline.config import PipelineConfig
 
-CONFIGS = sorted((Path(__file__).resolve().parent.parent / "pipeline" / "configs").glob("*.json"))
+CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.json"))
 
 
-def test_there_are_configs_for_each_runner():
-    assert {path.stem for path in CONFIGS} >= {"dataflow", "flink", "spark", "local-2-workers"}
+def test_there_are_configs_for_each_runner_and_model():
+    assert {path.stem for path in CONFIGS} >= {
+        "dataflow",
+        "flink",
+        "spark",
+        "local-2-workers",
+        "sample-quick",
+        "quality-60min",
+        "transformer",
+        "fra-eng",
+    }
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
+def test_every_example_config_loads_and_says_something(path):
+    config = PipelineConfig.from_file(str(path))
+    assert config != PipelineConfig()
+    assert path.name in (path.parent / "README.md").read_text()
+
+
+def test_the_sample_config_points_at_the_shipped_sample():
+    config = PipelineConfig.from_file(str(CONFIGS[0].parent / "sample-quick.json"))
+    assert (CONFIGS[0].parent.parent / config.data.data_root).is_file()
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
