@@ -21,4 +21,4 @@ COPY data data
 
 # The same resolved versions as a local install, on top of the TFX image.
 RUN pip install -c requirements/constraints.txt '.[kfp]' \
-    && python -c "import components.tsv_example_gen, modules.trainer, pipeline.definition"
+    && python -c "import components.tsv_example_gen, modules.training.trainer, pipeline.definition"

@@ -27,7 +27,7 @@ def environment() -> dict:
     import tensorflow as tf
     import tfx
 
-    from modules.precision import cpu_flags
+    from modules.training.precision import cpu_flags
 
     cpu = platform.processor() or "unknown"
     if os.path.exists("/proc/cpuinfo"):

@@ -31,7 +31,8 @@ def keras_model_with_saved_weights(config, tft_output, saved_model_dir: str):
     """The project's Keras model holding the SavedModel's variables (for the eager loop)."""
     import tensorflow as tf
 
-    from modules import trainer, transform
+    from modules.text import transform
+    from modules.training import trainer
 
     vocab_sizes = [
         tft_output.vocabulary_size_by_name(name)
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     import tensorflow_transform as tft
 
     from benchmarks.tutorial_model import eager_greedy_translate
-    from modules import export, signatures, text
+    from modules import signatures
+    from modules.serving import export
+    from modules.text import words
     from pipeline import cli, outputs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
             return logits, (memory, state)
 
         return eager_greedy_translate(
-            step, encode, source_ids, config.transform.max_target_tokens, text.END_ID
+            step, encode, source_ids, config.transform.max_target_tokens, words.END_ID
         )
 
     def saved_model(signature):

@@ -31,7 +31,8 @@ def run_and_score(config) -> dict:
     """Runs the pipeline for `config`; its row: times, scores and sample translations."""
     import tensorflow as tf
 
-    from modules import metrics, precision, signatures
+    from modules import metrics, signatures
+    from modules.training import precision
     from pipeline import local_runner, outputs, results
 
     start = time.perf_counter()

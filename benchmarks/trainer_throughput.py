@@ -50,11 +50,11 @@ def corpus_lengths(corpus: str, pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """Token counts with [START]/[END] of the corpus's first `pairs` (source, target)."""
     import tensorflow as tf
 
-    from modules import text
+    from modules.text import words
 
     sources, targets = zip(*common.corpus_pairs(corpus, pairs), strict=True)
     lengths = [
-        text.add_sentence_markers(text.tokenise(tf.constant(side), 1000)).row_lengths().numpy()
+        words.add_sentence_markers(words.tokenise(tf.constant(side), 1000)).row_lengths().numpy()
         for side in (list(sources), list(targets))
     ]
     return lengths[0], lengths[1]
@@ -141,9 +141,9 @@ def tutorial_step(e: int, u: int, v: int):
 def project_step(e: int, u: int, v: int, precision: str):
     import tensorflow as tf
 
-    from modules import trainer
     from modules.model.config import ModelConfig
-    from modules.training_config import TrainingConfig
+    from modules.training import trainer
+    from modules.training.config import TrainingConfig
 
     model_config = ModelConfig(architecture="rnn", embedding_dim=e, units=u)
     model = trainer.build_model(model_config, TrainingConfig(precision=precision), v, v)

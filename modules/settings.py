@@ -1,7 +1,7 @@
 """What every part's config is made of: described fields, errors that name the field, JSON.
 
 Each part of the pipeline keeps a small frozen dataclass of its settings beside its code
-(`modules/model/config.py`, `modules/training_config.py`, ...), built from `Settings` and
+(`modules/model/config.py`, `modules/training/config.py`, ...), built from `Settings` and
 `setting()`; `pipeline/config.py` composes them. These files import no TensorFlow, so that
 `nmt-pipeline --help` and configuration errors are instant.
 """

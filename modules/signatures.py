@@ -1,6 +1,6 @@
 """The exported model's contract: signature names and their input and output keys.
 
-The Trainer writes the SavedModel with these names (modules/export.py); the Evaluator, the
+The Trainer writes the SavedModel with these names (modules/serving/export.py); the Evaluator, the
 report, `nmt-pipeline translate` and the benchmarks read it with them. No TensorFlow here.
 
   serving_default (the configured search), greedy, beam_search

@@ -3,10 +3,10 @@
 A `PipelineConfig` has one section per part, each a small dataclass kept where its code is:
 
   data        DataConfig       (below)                       TsvExampleGen
-  transform   TransformConfig  (modules/transform_config.py) Transform, the exported model
+  transform   TransformConfig  (modules/text/config.py) Transform, the exported model
   model       ModelConfig      (modules/model/config.py)     the Trainer's model
-  training    TrainingConfig   (modules/training_config.py)  the Trainer
-  decoding    DecodingConfig   (modules/decoding_config.py)  the exported model's searches
+  training    TrainingConfig   (modules/training/config.py)  the Trainer
+  decoding    DecodingConfig   (modules/serving/config.py)  the exported model's searches
   evaluation  EvaluationConfig (below)                       the Evaluator's blessing
   runtime     RuntimeConfig    (below)                       names, paths, Beam options
 
@@ -25,11 +25,11 @@ import re
 import tempfile
 from pathlib import Path
 
-from modules.decoding_config import DecodingConfig
 from modules.model.config import ModelConfig
+from modules.serving.config import DecodingConfig
 from modules.settings import ConfigError, Settings, setting
-from modules.training_config import TrainingConfig
-from modules.transform_config import TransformConfig
+from modules.text.config import TransformConfig
+from modules.training.config import TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_ROOT = PROJECT_ROOT / "data" / "spa-eng"  # the whole spa-eng corpus

@@ -4,7 +4,7 @@ Quiet (the default): the process's stdout and stderr, at the file-descriptor lev
 `<output_root>/logs/<run id>.log`, so TensorFlow's C++ logs, absl/TFX protobuf dumps and
 the output of Beam's worker processes land there too. The console shows one line when each
 component starts and one when it finishes (wall time and key figures), the Trainer's epoch
-lines (`modules.progress`), and what the caller says. Verbose: everything streams to the
+lines (`modules.training.progress`), and what the caller says. Verbose: everything streams to the
 console as it comes, and no log file is written.
 """
 
@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from modules import progress
+from modules.training import progress
 from pipeline.config import PipelineConfig
 
 # What TFX's LocalDagRunner logs around each component (tfx/orchestration/local).

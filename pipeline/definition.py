@@ -14,8 +14,8 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from components.pusher import Pusher
 from components.tsv_example_gen import TsvExampleGen, parsing
 from components.tsv_example_gen import executor as example_gen_executor
-from modules import trainer as trainer_module
-from modules import transform
+from modules.text import transform
+from modules.training import trainer as trainer_module
 from pipeline import fingerprint
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import create_eval_config

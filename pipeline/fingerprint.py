@@ -71,7 +71,7 @@ def source_files(entry_module: str) -> list[Path]:
 
 def code_fingerprint(entry_module: str) -> str:
     """SHA-256 (hex, 16 digits) of the project version and the source files behind
-    `entry_module`, e.g. "modules.trainer"."""
+    `entry_module`, e.g. "modules.training.trainer"."""
     digest = hashlib.sha256(importlib.metadata.version(PROJECT_DISTRIBUTION).encode())
     for path in source_files(entry_module):
         digest.update(path.relative_to(_ROOT).as_posix().encode())

@@ -28,7 +28,7 @@ def preflight(config: PipelineConfig) -> None:
     size won't do;
     marks executions left RUNNING by an interrupted or killed run as CANCELED (call it
     holding the output root's lock: no other run is then running)."""
-    from modules import distribution
+    from modules.training import distribution
 
     config.check_paths()
     for component in outputs.cancel_unfinished_executions(config):

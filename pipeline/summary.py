@@ -24,7 +24,7 @@ def _example_gen_figures(component: outputs.ComponentOutputs) -> str:
 def _transform_figures(component: outputs.ComponentOutputs) -> str:
     import tensorflow_transform as tft
 
-    from modules import transform
+    from modules.text import transform
 
     output = tft.TFTransformOutput(component.single_uri("transform_graph"))
     source, target = (

@@ -25,13 +25,13 @@ def toy_batch(seed=0, batch=8):
     import numpy as np
     import tf_keras as keras
 
-    from modules import text
+    from modules.text import words
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(3, 7, size=batch)
-    first_word = len(text.SPECIAL_TOKENS)
+    first_word = len(words.SPECIAL_TOKENS)
     sources = [rng.integers(first_word, TOY_VOCAB, size=n) for n in lengths]
-    targets = [[text.START_ID, *s[::-1], text.END_ID] for s in sources]
+    targets = [[words.START_ID, *s[::-1], words.END_ID] for s in sources]
     source_ids = keras.utils.pad_sequences(sources, padding="post")
     target_ids = keras.utils.pad_sequences(targets, padding="post")
     inputs = {"source_ids": source_ids, "target_in": target_ids[:, :-1]}
@@ -211,7 +211,7 @@ REAL_TEXT_PAIRS = [
 
 
 def transform_in_memory(pairs, transform_config, output_dir: Path):
-    """Runs modules/transform.py's preprocessing_fn over (source, target) pairs with
+    """Runs modules/text/transform.py's preprocessing_fn over (source, target) pairs with
     tf.Transform on Beam's DirectRunner; writes the Transform output to `output_dir` and
     returns it as a TFTransformOutput."""
     import functools
@@ -223,7 +223,8 @@ def transform_in_memory(pairs, transform_config, output_dir: Path):
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import metadata_io
 
-    from modules import signatures, transform
+    from modules import signatures
+    from modules.text import transform
 
     names = (signatures.SOURCE_FEATURE, signatures.TARGET_FEATURE)
     rows = [
@@ -288,7 +289,7 @@ def greedy_words(model, source_ids) -> list[list[int]]:
     before [END] (at most 12)."""
     import tensorflow as tf
 
-    from modules import decoding
+    from modules.serving import decoding
 
     memory, state = model.encode(tf.constant(source_ids))
     max_lengths = tf.fill([source_ids.shape[0]], 12)
@@ -304,10 +305,10 @@ def greedy_words(model, source_ids) -> list[list[int]]:
 def fit_until_memorised(model, inputs, target_out) -> dict:
     """Fits `model` on one batch for 150 epochs (batches of 8), asserts that greedy
     decoding then writes every target sentence back, and returns the history."""
-    from modules import text
+    from modules.text import words
 
     history = model.fit(inputs, target_out, batch_size=8, epochs=150, verbose=0).history
-    expected = [[t for t in row if t not in (text.PAD_ID, text.END_ID)] for row in target_out]
+    expected = [[t for t in row if t not in (words.PAD_ID, words.END_ID)] for row in target_out]
     assert greedy_words(model, inputs["source_ids"]) == expected
     return history
 

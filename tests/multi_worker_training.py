@@ -1,7 +1,7 @@
 """One worker of a MultiWorkerMirroredStrategy Trainer run, as a TFX Trainer process would.
 
 Run as `python -m tests.multi_worker_training FN_ARGS_JSON WEIGHTS_NPZ` with TF_CONFIG
-set: trains with modules.trainer, saves the final weights, exports, prints a JSON summary.
+set: trains with modules.training.trainer, saves the final weights, exports, prints a JSON summary.
 """
 
 import json
@@ -11,7 +11,7 @@ import sys
 def main(fn_args_file: str, weights_file: str) -> None:
     import numpy as np
 
-    from modules import distribution, trainer
+    from modules.training import distribution, trainer
 
     strategy = distribution.choose_strategy()  # before any TensorFlow op, as in run_fn
     from tfx.components.trainer.fn_args_utils import FnArgs

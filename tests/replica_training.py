@@ -20,9 +20,9 @@ MODELS = {
 def main(replicas: int, architecture: str) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from modules import distribution, trainer
     from modules.model.config import ModelConfig
-    from modules.training_config import TrainingConfig
+    from modules.training import distribution, trainer
+    from modules.training.config import TrainingConfig
     from tests.helpers import toy_batch
 
     strategy = (

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import VECTOR_FLAGS
-from modules.precision import cpu_flags
+from modules.training.precision import cpu_flags
 from pipeline import cli
 from tests.helpers import SAMPLE_CORPUS
 

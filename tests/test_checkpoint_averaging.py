@@ -6,19 +6,19 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.checkpoint_averaging import (
+from modules.model.rnn import RNNWithAttention
+from modules.training.checkpoint_averaging import (
     CheckpointAveraging,
     average_checkpoints,
     set_trainable_weights,
     trainable_weights,
 )
-from modules.model.seq2seq import Seq2Seq
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import toy_batch
 
 
-def toy_model() -> Seq2Seq:
-    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+def toy_model() -> RNNWithAttention:
+    model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=8, units=8)
     model.compile(optimizer=keras.optimizers.Adam(0.05))
     model(toy_batch()[0])
     return model

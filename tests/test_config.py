@@ -98,7 +98,7 @@ def test_an_output_root_that_cannot_be_created_is_reported(tmp_path):
 
 
 def test_batch_smaller_than_local_replicas_fails_before_any_component(tmp_path, monkeypatch):
-    from modules import distribution
+    from modules.training import distribution
     from pipeline import local_runner
 
     config = PipelineConfig.with_fields(output_root=str(tmp_path / "o"), batch_size=1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import data
+from modules.training import data
 
 FEATURE_SPEC = {
     "source_ids": tf.io.RaggedFeature(tf.int64),

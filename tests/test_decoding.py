@@ -4,18 +4,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import decoding, text
-from modules.model.seq2seq import Seq2Seq
+from modules.model.rnn import RNNWithAttention
 from modules.model.transformer import Transformer
+from modules.serving import decoding
+from modules.text import words
 
-A, B = len(text.SPECIAL_TOKENS), len(text.SPECIAL_TOKENS) + 1
+A, B = len(words.SPECIAL_TOKENS), len(words.SPECIAL_TOKENS) + 1
 VOCAB = B + 1
 # Next-token probabilities given the last token; greedy takes A (0.6) then END (0.4),
 # total 0.24, while the best sequence is B (0.4) then END (0.99), total 0.396.
 NEXT = {
-    text.START_ID: {A: 0.6, B: 0.4},
-    A: {text.END_ID: 0.4, A: 0.3, B: 0.3},
-    B: {text.END_ID: 0.99, A: 0.005, B: 0.005},
+    words.START_ID: {A: 0.6, B: 0.4},
+    A: {words.END_ID: 0.4, A: 0.3, B: 0.3},
+    B: {words.END_ID: 0.99, A: 0.005, B: 0.005},
 }
 
 
@@ -42,14 +43,14 @@ def run_toy(search, batch=1, max_length=20):
 
 def test_greedy_takes_the_locally_best_token_and_stops_at_end():
     hyps = run_toy(decoding.Greedy())
-    assert hyps.token_ids.numpy().tolist() == [[A, text.END_ID]]
+    assert hyps.token_ids.numpy().tolist() == [[A, words.END_ID]]
     assert hyps.lengths.numpy().tolist() == [2]
     assert hyps.scores.numpy()[0] == pytest.approx(np.log(0.24), rel=1e-4)
 
 
 def test_beam_search_finds_the_better_sequence_greedy_misses():
     hyps = run_toy(decoding.BeamSearch(width=2, length_penalty=0.0))
-    assert hyps.token_ids.numpy().tolist() == [[B, text.END_ID]]
+    assert hyps.token_ids.numpy().tolist() == [[B, words.END_ID]]
     assert hyps.scores.numpy()[0] == pytest.approx(np.log(0.396), rel=1e-4)
 
 
@@ -58,7 +59,7 @@ def test_sampling_follows_the_distribution_and_low_temperature_is_greedy():
     first = run_toy(decoding.Sampling(temperature=1.0), batch=2000).token_ids[:, 0].numpy()
     assert np.mean(first == A) == pytest.approx(0.6, abs=0.05)
     cold = run_toy(decoding.Sampling(temperature=0.01), batch=50).token_ids.numpy()
-    assert (cold == [A, text.END_ID]).all()
+    assert (cold == [A, words.END_ID]).all()
 
 
 def test_each_sentence_is_bounded_by_its_max_length():
@@ -89,11 +90,11 @@ def test_empty_batch_decodes_to_nothing():
 
 # Untrained models of each architecture and kind, tiny: name -> constructor.
 MODELS = {
-    "rnn bahdanau": lambda: Seq2Seq(30, 30, embedding_dim=8, units=16),
-    "rnn luong_general lstm": lambda: Seq2Seq(
+    "rnn bahdanau": lambda: RNNWithAttention(30, 30, embedding_dim=8, units=16),
+    "rnn luong_general lstm": lambda: RNNWithAttention(
         30, 30, embedding_dim=8, units=16, attention="luong_general", cell="lstm"
     ),
-    "rnn luong_dot bidirectional": lambda: Seq2Seq(
+    "rnn luong_dot bidirectional": lambda: RNNWithAttention(
         30, 30, embedding_dim=8, units=16, attention="luong_dot", bidirectional=True
     ),
     "transformer": lambda: Transformer(
@@ -107,8 +108,8 @@ MODELS = {
 
 def random_source_ids(seed: int, shape=(16, 7)) -> tf.Tensor:
     """Random word ids; the last row is padded after 3 tokens."""
-    ids = np.random.default_rng(seed).integers(len(text.SPECIAL_TOKENS), 30, size=shape)
-    ids[-1, 3:] = text.PAD_ID
+    ids = np.random.default_rng(seed).integers(len(words.SPECIAL_TOKENS), 30, size=shape)
+    ids[-1, 3:] = words.PAD_ID
     return tf.constant(ids)
 
 
@@ -140,8 +141,8 @@ def test_outputs_never_hold_pad_unk_or_start_before_end(random_model):
     for search in (decoding.Greedy(), decoding.Sampling(), decoding.BeamSearch(width=3)):
         hyps = _decode(model, source_ids, search)
         for row, length in zip(hyps.token_ids.numpy(), hyps.lengths.numpy(), strict=True):
-            assert not set(row[:length]) & {text.PAD_ID, text.UNKNOWN_ID, text.START_ID}
-            assert (row[length:] == text.PAD_ID).all()
+            assert not set(row[:length]) & {words.PAD_ID, words.UNKNOWN_ID, words.START_ID}
+            assert (row[length:] == words.PAD_ID).all()
         rows = hyps.attention.numpy()
         for weights, length in zip(rows, hyps.lengths.numpy(), strict=True):
             np.testing.assert_allclose(weights[:length].sum(-1), 1.0, rtol=1e-5)
@@ -156,8 +157,8 @@ def test_steps_over_the_memory_set_up_once_give_the_teacher_forced_outputs(name)
     model = MODELS[name]()
     source_ids = random_source_ids(1, shape=(6, 7))
     # No padding in the target: the RNN's outputs after a sentence's end are undefined.
-    words = np.random.default_rng(2).integers(len(text.SPECIAL_TOKENS), 30, size=(6, 5))
-    target_in = tf.constant(words)
+    target_ids = np.random.default_rng(2).integers(len(words.SPECIAL_TOKENS), 30, size=(6, 5))
+    target_in = tf.constant(target_ids)
     memory, state = model.encode(source_ids)
     vectors, full_weights, _ = model.decoder.output_vectors(target_in, memory, state)
     full_logits = model.decoder.logits(vectors)

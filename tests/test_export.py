@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from modules.export import padded_ids, source_length_bucket
+from modules.serving.export import padded_ids, source_length_bucket
 
 
 def test_padded_ids_keep_at_least_one_step():

@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.fused_adam import FusedAdam
-from modules.model.attention import AdditiveAttention
 from modules.model.losses import sparse_cross_entropy
+from modules.model.rnn_attention import AdditiveAttention
+from modules.training.fused_adam import FusedAdam
 
 
 @pytest.mark.parametrize("logit_scale", [1.0, 30.0, 300.0])

@@ -27,6 +27,26 @@ def test_no_module_below_the_pipeline_imports_it(package):
         assert upward == [], f"{module} imports {upward}"
 
 
+# The packages of `modules/`, lowest first: each may import only those before it (and the
+# shared files beside them, settings.py and signatures.py).
+MODULE_PACKAGES = ("text", "model", "serving", "training")
+
+
+@pytest.mark.parametrize("package", MODULE_PACKAGES)
+def test_the_packages_of_modules_import_one_way(package):
+    above = MODULE_PACKAGES[MODULE_PACKAGES.index(package) + 1 :]
+    files = sorted((PROJECT_ROOT / "modules" / package).rglob("*.py"))
+    assert files
+    for path in files:
+        imported = fingerprint.source_files(_module_name(path))
+        upward = [
+            p
+            for p in imported
+            if p.relative_to(PROJECT_ROOT).parts[:2] in {("modules", name) for name in above}
+        ]
+        assert upward == [], f"{_module_name(path)} imports {upward}"
+
+
 def _python(code: str, **env) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     return subprocess.run(

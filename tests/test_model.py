@@ -5,11 +5,12 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from modules import text, trainer
 from modules.model.config import ModelConfig
 from modules.model.losses import smoothed_token_losses
-from modules.model.seq2seq import Seq2Seq
-from modules.training_config import TrainingConfig
+from modules.model.rnn import RNNWithAttention
+from modules.text import words
+from modules.training import trainer
+from modules.training.config import TrainingConfig
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import fit_until_memorised, toy_batch
 
@@ -25,7 +26,7 @@ from tests.helpers import fit_until_memorised, toy_batch
 def test_overfits_one_batch_and_greedy_decoding_reproduces_the_targets(options):
     tf.keras.utils.set_random_seed(1)
     inputs, target_out = toy_batch()
-    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=16, units=32, **options)
+    model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=16, units=32, **options)
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     history = fit_until_memorised(model, inputs, target_out)
     assert history["loss"][0] > 2.0
@@ -36,7 +37,7 @@ def test_overfits_one_batch_and_greedy_decoding_reproduces_the_targets(options):
 def test_loss_ignores_padding():
     tf.keras.utils.set_random_seed(2)
     inputs, target_out = toy_batch(batch=4)
-    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+    model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=8, units=8)
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     padded = {k: np.pad(v, [(0, 0), (0, 5)]) for k, v in inputs.items()}
     loss = model.evaluate(inputs, target_out, verbose=0)[0]
@@ -47,9 +48,9 @@ def test_loss_ignores_padding():
 def test_training_logits_are_the_full_logits_at_the_real_target_tokens():
     tf.keras.utils.set_random_seed(4)
     inputs, target_out = toy_batch()
-    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+    model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=8, units=8)
     targets, logits = model.targets_and_logits(inputs, target_out, training=False)
-    real = target_out != text.PAD_ID
+    real = target_out != words.PAD_ID
     np.testing.assert_array_equal(targets.numpy(), target_out[real])
     np.testing.assert_allclose(logits.numpy(), model(inputs).numpy()[real], atol=1e-5)
 

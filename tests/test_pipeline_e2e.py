@@ -8,7 +8,8 @@ import sentencepiece
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import signatures, text, transform
+from modules import signatures
+from modules.text import transform, words
 from pipeline import results
 from tests.helpers import directory_digest, synthetic_corpus, translate_in_fresh_process
 
@@ -50,7 +51,7 @@ def test_transform_learned_one_sentencepiece_model_for_both_languages(tiny_pipel
     assert assets[transform.SOURCE_MODEL] == assets[transform.TARGET_MODEL]  # shared
     pieces = Path(assets[transform.TARGET_VOCABULARY]).read_text(encoding="utf-8").splitlines()
     assert len(pieces) == config.transform.vocab_size
-    assert tuple(pieces[: len(text.SPECIAL_TOKENS)]) == text.SPECIAL_TOKENS
+    assert tuple(pieces[: len(words.SPECIAL_TOKENS)]) == words.SPECIAL_TOKENS
     assert "<0xF0>" in pieces  # byte fallback
     processor = sentencepiece.SentencePieceProcessor(model_file=assets[transform.TARGET_MODEL])
     assert [processor.id_to_piece(i) for i in range(len(pieces))] == pieces
@@ -70,13 +71,13 @@ def test_transformed_examples_hold_the_pieces_of_the_raw_text(tiny_pipeline_run)
     checked = 0
     for example in dataset:
         target_ids = example["target_ids"].numpy().tolist()
-        assert target_ids[0] == text.START_ID and target_ids[-1] == text.END_ID
+        assert target_ids[0] == words.START_ID and target_ids[-1] == words.END_ID
         assert len(target_ids) <= config.transform.max_target_tokens
         # The synthetic sentences are short: nothing was cut, the ids spell the text exactly.
         for ids, raw in ((target_ids[1:-1], "target_text"), (example["source_ids"], "source_text")):
             ids = [int(i) for i in ids]
             assert processor.decode(ids) == np.asarray(example[raw]).reshape(-1)[0].decode()
-            assert min(ids) >= len(text.SPECIAL_TOKENS)
+            assert min(ids) >= len(words.SPECIAL_TOKENS)
         checked += 1
     assert checked > 5
 
@@ -124,11 +125,11 @@ def test_pushed_model_translates_in_a_fresh_tensorflow_only_process(tiny_pipelin
     for translations in output["translations"].values():
         assert len(translations) == len(sentences)
         for translation in translations:
-            assert not any(token in translation for token in text.SPECIAL_TOKENS)
+            assert not any(token in translation for token in words.SPECIAL_TOKENS)
     default_search = signatures.SEARCH_SIGNATURES[config.decoding.decoding]
     assert output["translations"]["serving_default"] == output["translations"][default_search]
     for tokens, sums in zip(output["output_tokens"], output["attention_row_sums"], strict=True):
-        steps = tokens.index(text.END_TOKEN) + 1 if text.END_TOKEN in tokens else len(tokens)
+        steps = tokens.index(words.END_TOKEN) + 1 if words.END_TOKEN in tokens else len(tokens)
         np.testing.assert_allclose(sums[:steps], 1.0, rtol=1e-5)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from modules import precision
+from modules.training import precision
 
 CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD

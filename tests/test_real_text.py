@@ -5,11 +5,13 @@ a fresh process with only TensorFlow and TF Text, gives them back as written."""
 import pytest
 import tensorflow as tf
 
-from modules import export, trainer, transform
-from modules.decoding_config import DecodingConfig
 from modules.model.config import ModelConfig
-from modules.training_config import TrainingConfig
-from modules.transform_config import TransformConfig
+from modules.serving import export
+from modules.serving.config import DecodingConfig
+from modules.text import transform
+from modules.text.config import TransformConfig
+from modules.training import trainer
+from modules.training.config import TrainingConfig
 from tests.helpers import (
     REAL_TEXT_PAIRS,
     synthetic_corpus,

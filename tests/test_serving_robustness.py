@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import export, text
+from modules.serving import export
+from modules.text import words
 
 ODD_INPUTS = [
     "",
@@ -50,7 +51,7 @@ def test_odd_inputs_translate_to_bounded_clean_strings(serving_model, signature)
     )
     for translation in translations:
         assert len(translation.split()) <= min(longest, config.transform.max_target_tokens)
-        assert not any(token in translation for token in text.SPECIAL_TOKENS)
+        assert not any(token in translation for token in words.SPECIAL_TOKENS)
 
 
 def test_an_empty_batch_gives_an_empty_batch(serving_model):

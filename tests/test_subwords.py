@@ -6,8 +6,8 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modules import subwords, text
-from modules.transform_config import MIN_SENTENCEPIECE_VOCAB
+from modules.text import subwords, words
+from modules.text.config import MIN_SENTENCEPIECE_VOCAB
 from tests.helpers import REAL_TEXT_PAIRS, synthetic_corpus
 
 SENTENCES = [s for line in synthetic_corpus() for s in line.split("\t")]
@@ -41,21 +41,21 @@ def test_detokenise_tokenise_is_the_identity_on_normalised_text(tokenizer, sente
     ids = tokenizer.tokenize(normalised)
     assert tokenizer.detokenize(ids).numpy().tolist() == normalised.numpy().tolist()
     # Byte fallback: no character is unknown, and no text forges a special token.
-    assert not set(ids.flat_values.numpy().tolist()) & set(range(len(text.SPECIAL_TOKENS)))
+    assert not set(ids.flat_values.numpy().tolist()) & set(range(len(words.SPECIAL_TOKENS)))
 
 
 def test_text_that_looks_like_special_tokens_is_text(tokenizer):
     ids = tokenizer.tokenize(tf.constant(["[END] <0x41> [START]"]))
-    assert text.END_ID not in ids.flat_values.numpy()
+    assert words.END_ID not in ids.flat_values.numpy()
     assert tokenizer.detokenize(ids).numpy()[0].decode() == "[END] <0x41> [START]"
 
 
 def test_special_tokens_have_the_reserved_ids():
     model = subwords.train_model(SENTENCES, 320)
-    assert tuple(subwords.model_pieces(model)[: len(text.SPECIAL_TOKENS)]) == text.SPECIAL_TOKENS
+    assert tuple(subwords.model_pieces(model)[: len(words.SPECIAL_TOKENS)]) == words.SPECIAL_TOKENS
     assert len(subwords.model_pieces(model)) == 320
     processor = sentencepiece.SentencePieceProcessor(model_proto=model)
-    assert processor.pad_id() == text.PAD_ID and processor.unk_id() == text.UNKNOWN_ID
+    assert processor.pad_id() == words.PAD_ID and processor.unk_id() == words.UNKNOWN_ID
 
 
 def test_the_same_sentences_give_the_same_model_bytes():
@@ -70,7 +70,7 @@ def test_no_text_to_learn_from_names_the_data():
 def test_vocab_size_is_an_upper_bound_text_too_small_for_it_gives_fewer_pieces():
     pieces = subwords.model_pieces(subwords.train_model(SENTENCES[:20], 2000))
     assert MIN_SENTENCEPIECE_VOCAB < len(pieces) < 2000
-    assert pieces[: len(text.SPECIAL_TOKENS)] == list(text.SPECIAL_TOKENS)
+    assert pieces[: len(words.SPECIAL_TOKENS)] == list(words.SPECIAL_TOKENS)
 
 
 def test_a_vocabulary_too_small_for_the_characters_says_raise_it():

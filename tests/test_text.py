@@ -1,14 +1,14 @@
 import tensorflow as tf
 
-from modules import text
+from modules.text import words
 
 
 def _standardised(sentence: str, keep_accents: bool = False) -> str:
-    return text.standardise(tf.constant(sentence), keep_accents).numpy().decode("utf-8")
+    return words.standardise(tf.constant(sentence), keep_accents).numpy().decode("utf-8")
 
 
 def _marked(sentence: str) -> str:
-    tokens = text.add_sentence_markers(text.tokenise(tf.constant([sentence]), max_tokens=64))
+    tokens = words.add_sentence_markers(words.tokenise(tf.constant([sentence]), max_tokens=64))
     return tf.strings.reduce_join(tokens, axis=1, separator=" ")[0].numpy().decode("utf-8")
 
 
@@ -33,15 +33,15 @@ def test_markers_and_brackets_in_input_cannot_forge_special_tokens():
 
 
 def test_tokenise_truncates_to_max_tokens():
-    tokens = text.tokenise(tf.constant(["uno dos tres cuatro", "uno"]), max_tokens=2)
+    tokens = words.tokenise(tf.constant(["uno dos tres cuatro", "uno"]), max_tokens=2)
     assert tokens.to_list() == [[b"uno", b"dos"], [b"uno"]]
 
 
 def test_empty_and_whitespace_only_give_no_tokens():
-    tokens = text.tokenise(tf.constant(["", "   ", "123"]), max_tokens=8)
+    tokens = words.tokenise(tf.constant(["", "   ", "123"]), max_tokens=8)
     assert tokens.to_list() == [[], [], []]
 
 
 def test_sentence_markers_on_ids_use_the_reserved_ids():
-    ids = text.add_sentence_markers(tf.ragged.constant([[7, 8], []], dtype=tf.int64))
-    assert ids.to_list() == [[text.START_ID, 7, 8, text.END_ID], [text.START_ID, text.END_ID]]
+    ids = words.add_sentence_markers(tf.ragged.constant([[7, 8], []], dtype=tf.int64))
+    assert ids.to_list() == [[words.START_ID, 7, 8, words.END_ID], [words.START_ID, words.END_ID]]

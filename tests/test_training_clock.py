@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.callbacks import TrainingClock
-from modules.model.seq2seq import Seq2Seq
+from modules.model.rnn import RNNWithAttention
+from modules.training.callbacks import TrainingClock
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import toy_batch
 
@@ -60,7 +60,7 @@ def fit(clock, epochs, steps_per_epoch=1, before_clock=()):
     tf.keras.utils.set_random_seed(3)
     inputs, target_out = toy_batch()
     with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
-        model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+        model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=8, units=8)
         model.compile(optimizer=keras.optimizers.Adam(BASE_RATE))
     dataset = tf.data.Dataset.from_tensors((inputs, target_out)).repeat()
     model.fit(dataset, steps_per_epoch=1, verbose=0)
@@ -127,7 +127,7 @@ def test_the_steps_per_epoch_are_counted_in_the_first_epoch_when_not_given():
     clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, anneal=True)
     tf.keras.utils.set_random_seed(3)
     inputs, target_out = toy_batch()
-    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=8, units=8)
+    model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=8, units=8)
     model.compile(optimizer=keras.optimizers.Adam(BASE_RATE))
     # 8 sentences in batches of 2: 4 steps an epoch, unknown to Keras in advance.
     dataset = tf.data.Dataset.from_tensor_slices((inputs, target_out)).batch(2)

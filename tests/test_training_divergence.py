@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from modules import callbacks, trainer
+from modules.training import callbacks, trainer
 from tests.helpers import trainer_fn_args
 
 

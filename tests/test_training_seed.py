@@ -4,7 +4,7 @@ seed from others (the Trainer's `train` on the tiny run's Transform output)."""
 import numpy as np
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from modules import distribution, trainer
+from modules.training import distribution, trainer
 from tests.helpers import trainer_fn_args
 
 

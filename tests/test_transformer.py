@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import text, trainer
-from modules.learning_rate import InverseSquareRoot
 from modules.model.config import ModelConfig
 from modules.model.transformer import Transformer
-from modules.training_config import TrainingConfig
+from modules.text import words
+from modules.training import trainer
+from modules.training.config import TrainingConfig
+from modules.training.learning_rate import InverseSquareRoot
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import fit_until_memorised, toy_batch
 
@@ -44,7 +45,7 @@ def test_padding_changes_neither_the_loss_nor_the_logits_of_real_tokens():
     loss = model.evaluate(inputs, target_out, verbose=0)[0]
     padded_loss = model.evaluate(padded, np.pad(target_out, [(0, 0), (0, 5)]), verbose=0)[0]
     assert padded_loss == pytest.approx(loss, rel=1e-5)
-    real = target_out != text.PAD_ID
+    real = target_out != words.PAD_ID
     np.testing.assert_allclose(
         model(padded).numpy()[:, : target_out.shape[1]][real],
         model(inputs).numpy()[real],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modules.model.config import ModelConfig
-from modules.model.seq2seq import Seq2Seq
+from modules.model.rnn import RNNWithAttention
 from modules.model.transformer import Transformer
 from modules.model.translation_model import TranslationModel
 
@@ -22,4 +22,4 @@ def build(
         return Transformer(
             source_vocab_size, target_vocab_size, shared_embeddings=ids_shared, **options
         )
-    return Seq2Seq(source_vocab_size, target_vocab_size, **options)
+    return RNNWithAttention(source_vocab_size, target_vocab_size, **options)

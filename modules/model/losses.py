@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from modules import text
+from modules.text import words
 
 
 def masked_token_losses(target_out, logits):
@@ -14,7 +14,7 @@ def masked_token_losses(target_out, logits):
     target_out [batch, tgt_len], logits [batch, tgt_len, vocab] ->
     (losses [batch, tgt_len], mask [batch, tgt_len] float32).
     """
-    mask = tf.cast(target_out != text.PAD_ID, tf.float32)
+    mask = tf.cast(target_out != words.PAD_ID, tf.float32)
     losses = keras.losses.sparse_categorical_crossentropy(
         target_out, tf.cast(logits, tf.float32), from_logits=True
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from modules import text
 from modules.model.transformer_decoder import TransformerDecoder, TransformerMemory
 from modules.model.transformer_encoder import TransformerEncoder
 from modules.model.transformer_layers import TokenEmbedding
 from modules.model.translation_model import TranslationModel
+from modules.text import words
 
 
 class Transformer(TranslationModel):
@@ -54,7 +54,7 @@ class Transformer(TranslationModel):
     def encode(self, source_ids, training=None) -> tuple[TransformerMemory, list]:
         """source_ids [batch, src_len] -> (each decoder layer's cross-attention keys and
         values, computed once; the empty self-attention cache)."""
-        source_mask = source_ids != text.PAD_ID
+        source_mask = source_ids != words.PAD_ID
         outputs = self.encoder(source_ids, source_mask, training=training)
         return self.decoder.memory(outputs, source_mask), self.decoder.initial_state(
             tf.shape(source_ids)[0]

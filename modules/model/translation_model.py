@@ -5,8 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from modules import text
 from modules.model.losses import smoothed_token_losses
+from modules.text import words
 
 
 class Perplexity(keras.metrics.Mean):
@@ -24,7 +24,7 @@ class TranslationModel(keras.Model):
     `output_vectors(target_in, memory, state, training)` -> (vectors [batch, tgt_len,
     width], attention [batch, tgt_len, src_len], state), `logits(vectors)` (token by
     token: training runs it on the real target tokens only) and the one-token `step` that
-    `modules.decoding` searches with.
+    `modules.serving.decoding` searches with.
 
     The objective is the (label-smoothed, see `compile`) cross-entropy averaged over the
     non-padding target tokens of the whole global batch (summed over replicas, then divided
@@ -73,7 +73,7 @@ class TranslationModel(keras.Model):
         vectors, _, _ = self.decoder.output_vectors(
             inputs["target_in"], memory, state, training=training
         )
-        real = target_out != text.PAD_ID
+        real = target_out != words.PAD_ID
         targets = tf.boolean_mask(target_out, real)
         return targets, self.decoder.logits(tf.boolean_mask(vectors, real), training)
 

@@ -12,7 +12,7 @@ tests). The exported model reads the same file.
 
 Text is kept as written (case, accents, punctuation); `normalise` is the one rule applied
 before tokenising, in training and serving alike. Ids 0-3 are the special tokens of
-`modules.text` and `byte_fallback` spells any character the model lacks as UTF-8 bytes, so
+`modules.text.words` and `byte_fallback` spells any character the model lacks as UTF-8 bytes, so
 no input is ever unknown and `detokenise(tokenise(s)) == s` for every normalised `s`.
 """
 
@@ -32,7 +32,7 @@ import tensorflow_text as tf_text
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
-from modules import text
+from modules.text import words
 
 MODEL_SUFFIX = "_sentencepiece.model"
 PIECES_SUFFIX = "_sentencepiece.pieces"
@@ -55,7 +55,7 @@ def normalise(sentences: tf.Tensor) -> tf.Tensor:
 
 def training_options(vocab_size: int, rule_file: str) -> dict:
     """The `sentencepiece` trainer's options: unigram, text as given (already normalised),
-    byte fallback, the special tokens at the ids `modules.text` reserves, and `vocab_size`
+    byte fallback, the special tokens at the ids `modules.text.words` reserves, and `vocab_size`
     as an upper bound (as for the word vocabulary): text too small for it gives fewer pieces.
 
     `rule_file` holds the model's own normalisation rule: U+2581 -> space, which `normalise`
@@ -69,14 +69,14 @@ def training_options(vocab_size: int, rule_file: str) -> dict:
         character_coverage=CHARACTER_COVERAGE,
         byte_fallback=True,
         normalization_rule_tsv=rule_file,
-        pad_id=text.PAD_ID,
-        unk_id=text.UNKNOWN_ID,
-        bos_id=text.START_ID,
-        eos_id=text.END_ID,
-        pad_piece=text.PAD_TOKEN,
-        unk_piece=text.UNKNOWN_TOKEN,
-        bos_piece=text.START_TOKEN,
-        eos_piece=text.END_TOKEN,
+        pad_id=words.PAD_ID,
+        unk_id=words.UNKNOWN_ID,
+        bos_id=words.START_ID,
+        eos_id=words.END_ID,
+        pad_piece=words.PAD_TOKEN,
+        unk_piece=words.UNKNOWN_TOKEN,
+        bos_piece=words.START_TOKEN,
+        eos_piece=words.END_TOKEN,
         num_threads=os.cpu_count() or 1,
         minloglevel=2,
     )

@@ -1,4 +1,4 @@
-"""`TrainingConfig`: how the Trainer (modules/trainer.py) fits the model."""
+"""`TrainingConfig`: how the Trainer (modules/training/trainer.py) fits the model."""
 
 from __future__ import annotations
 

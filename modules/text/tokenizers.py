@@ -1,4 +1,4 @@
-"""Ids back to text in the exported model, for each tokenizer (modules/transform.py turns
+"""Ids back to text in the exported model, for each tokenizer (modules/text/transform.py turns
 text into ids): the sentences a search's ids spell, and the tokens the attention plots show.
 
 Both read the vocabularies and models Transform wrote as assets, so serving uses exactly
@@ -10,8 +10,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import subwords, text, transform
-from modules.transform_config import TransformConfig
+from modules.text import subwords, transform, words
+from modules.text.config import TransformConfig
 
 
 def _asset(tft_output: tft.TFTransformOutput, name: str) -> str:
@@ -37,7 +37,7 @@ class _OutputText(tf.Module):
                 tf.string,
                 tf.lookup.TextFileIndex.WHOLE_LINE,
             ),
-            default_value=text.UNKNOWN_TOKEN,
+            default_value=words.UNKNOWN_TOKEN,
         )
 
     def target_tokens(self, ids: tf.Tensor) -> tf.Tensor:
@@ -54,11 +54,11 @@ class WordText(_OutputText):
 
     def source_tokens(self, sentences: tf.Tensor) -> tf.RaggedTensor:
         """Raw string[batch] -> the words Transform makes of them [batch, (words)], uncut."""
-        return tf.strings.split(text.standardise(sentences, self._keep_accents))
+        return tf.strings.split(words.standardise(sentences, self._keep_accents))
 
     def sentences(self, ids: tf.RaggedTensor) -> tf.Tensor:
         """Target ids [batch, (len)], no special tokens -> string[batch]."""
-        return text.detokenise(tf.ragged.map_flat_values(self.target_tokens, ids))
+        return words.detokenise(tf.ragged.map_flat_values(self.target_tokens, ids))
 
 
 class SubwordText(_OutputText):

@@ -1,4 +1,4 @@
-"""`TransformConfig`: how Transform (modules/transform.py) and the exported model turn text
+"""`TransformConfig`: how Transform (modules/text/transform.py) and the exported model turn text
 into ids."""
 
 from __future__ import annotations

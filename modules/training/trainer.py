@@ -13,25 +13,25 @@ import tf_keras as keras
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from modules import (
+from modules.model import architectures
+from modules.model.config import ModelConfig
+from modules.model.translation_model import TranslationModel
+from modules.serving import export
+from modules.serving.config import DecodingConfig
+from modules.settings import ConfigError
+from modules.text import transform
+from modules.text.config import TransformConfig
+from modules.training import (
     callbacks,
     checkpoint_averaging,
     data,
     distribution,
-    export,
     precision,
     progress,
-    transform,
 )
-from modules.decoding_config import DecodingConfig
-from modules.fused_adam import FusedAdam
-from modules.learning_rate import InverseSquareRoot
-from modules.model import architectures
-from modules.model.config import ModelConfig
-from modules.model.translation_model import TranslationModel
-from modules.settings import ConfigError
-from modules.training_config import TrainingConfig
-from modules.transform_config import TransformConfig
+from modules.training.config import TrainingConfig
+from modules.training.fused_adam import FusedAdam
+from modules.training.learning_rate import InverseSquareRoot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ def build_model(
     ids_shared: bool = False,
 ) -> TranslationModel:
     """The compiled model in `training_config.precision` (`auto` resolved for this machine,
-    modules/precision.py); call inside the strategy's scope. `ids_shared`: one joint
+    modules/training/precision.py); call inside the strategy's scope. `ids_shared`: one joint
     vocabulary (`TransformConfig.ids_shared`)."""
     policy, reason = precision.for_this_machine(training_config.precision)
     progress.report(f"Precision: {policy} ({reason})")

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 from absl import logging
 
-from modules import progress
+from modules.training import progress
 
 
 def trainable_weights(model: keras.Model) -> list[np.ndarray]:

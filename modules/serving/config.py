@@ -1,4 +1,4 @@
-"""`DecodingConfig`: the searches of the exported model (modules/decoding.py)."""
+"""`DecodingConfig`: the searches of the exported model (modules/serving/decoding.py)."""
 
 from __future__ import annotations
 

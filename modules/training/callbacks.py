@@ -10,7 +10,7 @@ import tensorflow as tf
 import tf_keras as keras
 from absl import logging
 
-from modules import progress
+from modules.training import progress
 
 
 class TrainingDivergedError(RuntimeError):
@@ -184,7 +184,7 @@ class Throughput(keras.callbacks.Callback):
     """Adds `examples_per_second` and `target_tokens_per_second` to each epoch's logs, read
     from the model's `examples_seen` / `target_tokens_seen` counters, and reports a line
     per epoch with them, the losses and, with a `clock` that has a budget, the time used
-    and left (`modules.progress`)."""
+    and left (`modules.training.progress`)."""
 
     def __init__(self, clock: TrainingClock | None = None):
         super().__init__()

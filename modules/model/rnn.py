@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from modules import text
-from modules.model.attention import AttentionMemory
-from modules.model.decoder import Decoder
-from modules.model.encoder import Encoder
+from modules.model.rnn_attention import AttentionMemory
+from modules.model.rnn_decoder import Decoder
+from modules.model.rnn_encoder import Encoder
 from modules.model.translation_model import TranslationModel
+from modules.text import words
 
 
-class Seq2Seq(TranslationModel):
-    """GRU/LSTM encoder, attention decoder (modules/model/encoder.py, decoder.py); the
+class RNNWithAttention(TranslationModel):
+    """GRU/LSTM encoder, attention decoder (modules/model/rnn_encoder.py, decoder.py); the
     training steps are `TranslationModel`'s."""
 
     def __init__(
@@ -45,4 +45,4 @@ class Seq2Seq(TranslationModel):
         """source_ids [batch, src_len] -> (the decoder's memory of the sentence, with its
         attention keys computed once; the decoder's initial state, each [batch, units])."""
         outputs, state = self.encoder(source_ids, training=training)
-        return self.decoder.memory(outputs, source_ids != text.PAD_ID), state
+        return self.decoder.memory(outputs, source_ids != words.PAD_ID), state

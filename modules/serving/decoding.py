@@ -16,12 +16,12 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from modules import text
-from modules.decoding_config import SEARCHES, DecodingConfig
+from modules.serving.config import SEARCHES, DecodingConfig
+from modules.text import words
 
 NEG_INF = -1e9
 # Special tokens a live hypothesis may never emit ([END] is how it finishes).
-_FORBIDDEN_IDS = (text.PAD_ID, text.UNKNOWN_ID, text.START_ID)
+_FORBIDDEN_IDS = (words.PAD_ID, words.UNKNOWN_ID, words.START_ID)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +127,7 @@ def _restrict_special_tokens(log_probs, finished):
     """Live hypotheses may not emit PAD/UNK/START; finished ones emit only PAD, at no cost."""
     vocab = tf.shape(log_probs)[-1]
     forbidden = tf.reduce_sum(tf.one_hot(_FORBIDDEN_IDS, vocab), axis=0) * NEG_INF
-    pad_only = (1.0 - tf.one_hot(text.PAD_ID, vocab)) * NEG_INF
+    pad_only = (1.0 - tf.one_hot(words.PAD_ID, vocab)) * NEG_INF
     return tf.where(finished[:, :, tf.newaxis], pad_only, log_probs + forbidden)
 
 
@@ -215,7 +215,7 @@ def decode(
             decoder_state=[flatten(_reorder(unflatten(s), parents)) for s in decoder_state],
             scores=scores,
             finished=finished
-            | (new_tokens == text.END_ID)
+            | (new_tokens == words.END_ID)
             | (state.step + 1 >= max_lengths[:, tf.newaxis]),
             lengths=lengths,
             sequences=tf.concat(
@@ -229,7 +229,7 @@ def decode(
 
     initial = _LoopState(
         step=tf.constant(0),
-        tokens=tf.fill([batch * width], tf.constant(text.START_ID, tf.int32)),
+        tokens=tf.fill([batch * width], tf.constant(words.START_ID, tf.int32)),
         decoder_state=[tile_hypotheses(s, width) for s in decoder_state],
         # Only the first hypothesis is live at the start, so beams do not all pick one token.
         scores=tf.tile(

@@ -4,7 +4,7 @@ Outputs per example:
   source_ids   int64[(source_len)]       token ids of the source
   target_ids   int64[(target_len + 2)]   `[START] tokens [END]` ids of the target
   source_text, target_text   string      the raw sentences, kept for evaluation
-Every vocabulary starts with `text.SPECIAL_TOKENS`, so padding is id 0 and unknown tokens
+Every vocabulary starts with `words.SPECIAL_TOKENS`, so padding is id 0 and unknown tokens
 (word tokenizer only: sentencepiece spells unknown characters as bytes) map to id 1.
 
 The vocabularies are assets of the Transform output, found by name through
@@ -16,8 +16,9 @@ models, `SOURCE_MODEL` and `TARGET_MODEL` (the same files when the vocabulary is
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import signatures, subwords, text
-from modules.transform_config import TransformConfig
+from modules import signatures
+from modules.text import subwords, words
+from modules.text.config import TransformConfig
 
 SOURCE_VOCABULARY = "source_vocab"
 TARGET_VOCABULARY = "target_vocab"
@@ -36,17 +37,17 @@ def _as_vector(feature: tf.Tensor) -> tf.Tensor:
 def _word_ids(tokens: tf.RaggedTensor, vocab_size: int, vocabulary: str) -> tf.RaggedTensor:
     return tft.compute_and_apply_vocabulary(
         tokens,
-        top_k=vocab_size - len(text.SPECIAL_TOKENS),
-        reserved_tokens=list(text.SPECIAL_TOKENS),
-        default_value=text.UNKNOWN_ID,
+        top_k=vocab_size - len(words.SPECIAL_TOKENS),
+        reserved_tokens=list(words.SPECIAL_TOKENS),
+        default_value=words.UNKNOWN_ID,
         vocab_filename=vocabulary,
     )
 
 
 def word_ids(source_text, target_text, config: TransformConfig):
     """The tutorial's words: string[batch] x 2 -> ids int64[batch, (len)] x 2, uncut."""
-    source_words = text.tokenise(source_text, config.max_source_tokens, config.keep_accents)
-    target_words = text.tokenise(target_text, config.max_target_tokens - 2, config.keep_accents)
+    source_words = words.tokenise(source_text, config.max_source_tokens, config.keep_accents)
+    target_words = words.tokenise(target_text, config.max_target_tokens - 2, config.keep_accents)
     return (
         _word_ids(source_words, config.vocab_size, SOURCE_VOCABULARY),
         _word_ids(target_words, config.vocab_size, TARGET_VOCABULARY),
@@ -86,7 +87,7 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     source_ids, target_ids = to_ids(source_text, target_text, config)
     return {
         "source_ids": source_ids[:, : config.max_source_tokens],
-        "target_ids": text.add_sentence_markers(target_ids[:, : config.max_target_tokens - 2]),
+        "target_ids": words.add_sentence_markers(target_ids[:, : config.max_target_tokens - 2]),
         "source_text": source_text,
         "target_text": target_text,
     }

@@ -3,13 +3,13 @@
 import tensorflow as tf
 import tf_keras as keras
 
-from modules import text
 from modules.model.recurrent import ProjectedRNN
+from modules.text import words
 
 
 def sequence_lengths(token_ids):
     """token_ids [batch, len], right-padded with PAD -> lengths [batch] int32."""
-    return tf.reduce_sum(tf.cast(token_ids != text.PAD_ID, tf.int32), axis=1)
+    return tf.reduce_sum(tf.cast(token_ids != words.PAD_ID, tf.int32), axis=1)
 
 
 class Encoder(keras.layers.Layer):

@@ -4,7 +4,7 @@ The signatures and their keys are the contract in `modules/signatures.py`: trans
 by the configured search (`serving_default`) or a named one, the attention behind it,
 and, for the Evaluator, translation and loss of raw tf.Examples and their slice features.
 The Transform graph (normalisation, tokenizer, vocabulary) runs inside every signature and
-`modules/tokenizers.py` turns ids back into text. A sentence with no token (empty, blank,
+`modules/text/tokenizers.py` turns ids back into text. A sentence with no token (empty, blank,
 or, with the word tokenizer, only characters it drops) translates to "".
 """
 
@@ -13,11 +13,13 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from modules import decoding, signatures, text, tokenizers
-from modules.decoding_config import DecodingConfig
+from modules import signatures
 from modules.model.losses import masked_token_losses
 from modules.model.translation_model import TranslationModel
-from modules.transform_config import TransformConfig
+from modules.serving import decoding
+from modules.serving.config import DecodingConfig
+from modules.text import tokenizers, words
+from modules.text.config import TransformConfig
 
 # Each sentence's output is at most `ratio * source tokens + offset` tokens long.
 MAX_OUTPUT_RATIO = 2
@@ -30,13 +32,13 @@ SOURCE_LENGTH_BUCKETS = (5, 10, 20)
 
 def source_length_bucket(sentences: tf.Tensor) -> tf.Tensor:
     """Raw sentences [batch] -> their word-count bucket [batch]: "01-05" ... "21+"."""
-    words = tf.cast(tf.strings.split(sentences).row_lengths(), tf.int32)
+    word_counts = tf.cast(tf.strings.split(sentences).row_lengths(), tf.int32)
     lower = (1, *(upper + 1 for upper in SOURCE_LENGTH_BUCKETS))
     names = [
         f"{low:02d}-{high:02d}" for low, high in zip(lower[:-1], SOURCE_LENGTH_BUCKETS, strict=True)
     ]
     names.append(f"{lower[-1]}+")
-    index = tf.searchsorted(tf.constant(SOURCE_LENGTH_BUCKETS, tf.int32), words, side="left")
+    index = tf.searchsorted(tf.constant(SOURCE_LENGTH_BUCKETS, tf.int32), word_counts, side="left")
     return tf.gather(tf.constant(names), index)
 
 
@@ -46,7 +48,7 @@ def padded_ids(ids: tf.RaggedTensor) -> tf.Tensor:
     At least one (padding) step, so that a batch of empty sentences, or an empty batch,
     still runs through the encoder RNN, which cannot run zero steps.
     """
-    dense = ids.to_tensor(default_value=text.PAD_ID)
+    dense = ids.to_tensor(default_value=words.PAD_ID)
     missing = tf.maximum(1 - tf.shape(dense)[1], 0)
     return tf.pad(dense, [[0, 0], [0, missing]])
 
@@ -98,8 +100,8 @@ class Translator(tf.Module):
         """Sentences [batch] of the best hypotheses, special tokens dropped; "" where the
         source [batch, src_len] has no token at all."""
         ids = tf.cast(hypotheses.token_ids, tf.int64)
-        ids = tf.ragged.boolean_mask(ids, ids >= len(text.SPECIAL_TOKENS))
-        has_tokens = tf.reduce_any(source_ids != text.PAD_ID, axis=1)
+        ids = tf.ragged.boolean_mask(ids, ids >= len(words.SPECIAL_TOKENS))
+        has_tokens = tf.reduce_any(source_ids != words.PAD_ID, axis=1)
         return tf.where(has_tokens, self.output_text.sentences(ids), "")
 
     def translate(self, sentences, search: decoding.Search):
@@ -154,7 +156,7 @@ class Translator(tf.Module):
             raw = tf.io.parse_example(examples, self._raw_feature_spec)
             features = self.tft_layer({source: raw[source], target: raw[target]})
             source_ids = padded_ids(features["source_ids"])
-            target_ids = features["target_ids"].to_tensor(default_value=text.PAD_ID)
+            target_ids = features["target_ids"].to_tensor(default_value=words.PAD_ID)
             logits = self.model(
                 {"source_ids": source_ids, "target_in": target_ids[:, :-1]}, training=False
             )

@@ -3,9 +3,9 @@
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.model.attention import Attention, AttentionMemory
-from modules.model.encoder import sequence_lengths
 from modules.model.recurrent import ProjectedRNN
+from modules.model.rnn_attention import Attention, AttentionMemory
+from modules.model.rnn_encoder import sequence_lengths
 
 
 class Decoder(keras.layers.Layer):
@@ -13,7 +13,7 @@ class Decoder(keras.layers.Layer):
     `a_t = tanh(W_c [c_t; h_t])` (eq. 3) and logits over the target vocabulary.
 
     The decoder knows only how to run a sequence of known inputs; search (greedy, sampling,
-    beam) lives in `modules.decoding` and calls `step` one token at a time.
+    beam) lives in `modules.serving.decoding` and calls `step` one token at a time.
     """
 
     def __init__(
