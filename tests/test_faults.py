@@ -188,7 +188,7 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
     assert len(list(Path(config.serving_model_dir).iterdir())) == 1
 
     # 5. Edited model code: the Trainer and everything after it run again, not the data.
-    with open(code / "modules" / "model" / "decoder.py", "a") as decoder:
+    with open(code / "modules" / "model" / "rnn_decoder.py", "a") as decoder:
         decoder.write("\n# An edit: the Trainer must not reuse the model trained before it.\n")
     _run(config, code)
     states = _states(config)
