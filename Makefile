@@ -30,8 +30,12 @@ RUN_ARGS ?= --train-minutes 12
 run: setup
 	$(BIN)/nmt-pipeline run $(RUN_ARGS) $(ARGS)
 
+# One pytest worker per core (pytest-xdist); the tests on the session's pipeline run share
+# one worker (tests/conftest.py). PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
+
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The unit tests only (no pipeline, Beam job, training loop or worker process).
 test-fast: setup

@@ -30,8 +30,13 @@ SLOW_MODULES = {
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
-        if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+        uses_the_pipeline_run = bool(SLOW_FIXTURES & set(item.fixturenames))
+        if module in SLOW_MODULES or uses_the_pipeline_run:
             item.add_marker(pytest.mark.slow)
+        if uses_the_pipeline_run:
+            # One worker of `pytest -n` runs the session's pipeline run and every test on it
+            # (`--dist loadgroup`); the other workers share out the rest.
+            item.add_marker(pytest.mark.xdist_group("tiny_pipeline_run"))
 
 
 @pytest.fixture(scope="session")
