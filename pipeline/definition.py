@@ -20,8 +20,8 @@ from pipeline import fingerprint
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import create_eval_config
 
-TRANSFORM_FN = "modules.transform.preprocessing_fn"
-TRAINER_FN = "modules.trainer.run_fn"
+TRANSFORM_FN = "modules.text.transform.preprocessing_fn"
+TRAINER_FN = "modules.training.trainer.run_fn"
 
 
 def data_input(data_root: str) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """Code fingerprints: what makes TFX's cache notice edited code.
 
 TFX's cache key covers a component's parameters and inputs, and the contents of a
-`module_file`, but not the code behind an import path such as `modules.trainer.run_fn`.
+`module_file`, but not the code behind an import path such as `modules.training.trainer.run_fn`.
 The pipeline therefore hands each custom step a digest of the source files it runs (the
 entry module and every project module it imports, directly or not) and of the project's
 version, as one of its parameters: edit any of those files and that step, and every step

@@ -20,7 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from modules import metrics, signatures, text  # noqa: E402
+from modules import metrics, signatures  # noqa: E402
+from modules.text import words  # noqa: E402
 from pipeline import outputs, results  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 
@@ -184,8 +185,8 @@ def _heatmaps_section(model, sources: list[bytes]) -> str:
     for index in range(len(sources)):
         source_tokens = [t.decode() for t in attended[signatures.SOURCE_TOKENS][index].numpy() if t]
         output_tokens = [t.decode() for t in attended[signatures.OUTPUT_TOKENS][index].numpy()]
-        if text.END_TOKEN in output_tokens:
-            output_tokens = output_tokens[: output_tokens.index(text.END_TOKEN) + 1]
+        if words.END_TOKEN in output_tokens:
+            output_tokens = output_tokens[: output_tokens.index(words.END_TOKEN) + 1]
         weights = attended[signatures.ATTENTION_WEIGHTS][index].numpy()
         weights = weights[: len(output_tokens), : len(source_tokens)]
         figure, axes = plt.subplots(

@@ -11,8 +11,9 @@ One scenario, each step on the previous one's outputs:
 5. after an edit of the model's code, the Trainer and the steps after it run again;
 6. after a change of an evaluation-only setting, only the evaluation runs again.
 
-Then, apart: a run waiting for the output root's lock, and one taking over the lock of a
-killed run; a full disk, then the same command once space is freed.
+Then, apart: a run waiting for the output root's lock, taking over the lock of a killed
+run, then stopped by SIGTERM outside training; a full disk, then the same command once
+space is freed.
 """
 
 import fcntl
@@ -223,42 +224,56 @@ def test_a_run_waits_for_the_lock_and_takes_over_the_one_a_killed_run_left(code,
     assert not Path(config.metadata_path).exists(), "it ran before the lock was free"
     holder.close()
     _wait_for(log_path, f"Took over the lock of a run that no longer runs {holding}", process)
-    assert process.wait(timeout=600) == 0, log_path.read_text()[-3000:]
-    assert len(list(Path(config.serving_model_dir).iterdir())) == 1
-    assert (output_root / run_lock.LOCK_FILE).read_text() == ""  # released at the end
+    _wait_for(log_path, "TsvExampleGen ...", process)
+    assert _lock_holder(config)["pid"] == process.pid
+    # Stopped by SIGTERM outside training: the same clean stop, and the lock released.
+    process.terminate()
+    assert process.wait(timeout=300) == 128 + signal.SIGTERM, log_path.read_text()[-3000:]
+    last_line = log_path.read_text().strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"stopped by SIGTERM during \w+; re-run the same command to resume \(finished "
+        r"components are reused\)",
+        last_line,
+    ), last_line
+    assert (output_root / run_lock.LOCK_FILE).read_text() == ""
+    assert metadata_store_pb2.Execution.RUNNING not in _execution_states(config)
 
 
 @pytest.fixture
-def small_file_system(tmp_path):
-    """A 4 MiB tmpfs (root only; skipped where mounting is not allowed); unmounted after."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
+def full_serving_disk(tmp_path):
+    """The serving directory of a run under `tmp_path`, a 64 KiB tmpfs, smaller than the
+    model (root only; skipped where mounting is not allowed); unmounted after."""
+    config = synthetic_pipeline_config(tmp_path, epochs=1, bleu_floor=0.0)
+    serving = Path(config.serving_model_dir)
+    serving.mkdir(parents=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(serving)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield mount_point
-    subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+    yield config
+    subprocess.run(["umount", "--lazy", str(serving)], check=True)
 
 
-def test_a_full_disk_is_one_line_and_the_run_after_it_pushes_once(
-    code, tmp_path, small_file_system
+def test_a_push_onto_a_full_disk_is_one_line_leaves_nothing_servable_and_then_pushes_once(
+    code, full_serving_disk
 ):
-    config = synthetic_pipeline_config(tmp_path, epochs=1, bleu_floor=0.0).replace(
-        output_root=str(small_file_system / "outputs")
-    )
+    config = full_serving_disk
     failed = _run(config, code, 1)
     last = failed.strip().splitlines()
     assert "Traceback" not in failed
-    assert re.fullmatch(r"nmt-pipeline: \w+ failed: .+", last[-2]), failed[-3000:]
-    assert any(sign in last[-2] for sign in ("No space left", "ENOSPC", "disk is full"))
+    assert last[-2].startswith("nmt-pipeline: Pusher failed: "), failed[-3000:]
+    assert "No space left on device" in last[-2] and config.serving_model_dir in last[-2]
     assert last[-1].startswith("Full log: ")
     serving = Path(config.serving_model_dir)
-    assert not serving.exists() or not any(p.name.isdigit() for p in serving.iterdir())
+    assert list(serving.iterdir()) == []  # neither a version nor a partial copy
+    assert metadata_store_pb2.Execution.RUNNING not in _execution_states(config)
 
-    subprocess.run(["mount", "-o", "remount,size=400m", str(small_file_system)], check=True)
+    # Space freed: the same command reuses the trained model (the Evaluator runs again: the
+    # model it blessed is now the baseline) and pushes once.
+    subprocess.run(["mount", "-o", "remount,size=64m", str(serving)], check=True)
     finished = _run(config, code)
     assert "model blessed and pushed" in finished
+    states = _states(config)
+    assert states["Trainer"] == "cached" and states["Pusher"] == "ran"
     assert [p.name.isdigit() for p in serving.iterdir()] == [True]
-    assert metadata_store_pb2.Execution.RUNNING not in _execution_states(config)

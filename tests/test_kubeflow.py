@@ -56,7 +56,10 @@ def test_every_step_runs_in_the_image_with_module_paths_not_local_files(compiled
     assert containers and all(container["image"] == IMAGE for container in containers)
     text = job_file.read_text()
     assert str(PROJECT_ROOT) not in text
-    for module_path in ("modules.transform.preprocessing_fn", "modules.trainer.run_fn"):
+    for module_path in (
+        "modules.text.transform.preprocessing_fn",
+        "modules.training.trainer.run_fn",
+    ):
         assert module_path in text
     assert f"{kubeflow_runner.IMAGE_PROJECT_ROOT}/data/spa-eng" in text
     assert "--runner=DataflowRunner" in text
