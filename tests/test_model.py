@@ -71,6 +71,52 @@ def test_bfloat16_model_keeps_float32_weights_and_overfits_one_batch():
     assert history["loss"][-1] < 0.1
 
 
+def test_float16_model_scales_the_loss_keeps_float32_weights_and_overfits_one_batch():
+    tf.keras.utils.set_random_seed(1)
+    inputs, target_out = toy_batch()
+    model = trainer.build_model(
+        ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
+        TrainingConfig(learning_rate=0.02, precision="mixed_float16"),
+        VOCAB,
+        VOCAB,
+    )
+    assert isinstance(model.optimizer, keras.mixed_precision.LossScaleOptimizer)
+    history = fit_until_memorised(model, inputs, target_out)
+    assert model.decoder.output_layer.compute_dtype == "float16"
+    assert {weight.dtype for weight in model.weights} == {tf.float32}
+    assert history["loss"][-1] < 0.1
+
+
+def test_a_float16_step_whose_gradients_overflow_is_skipped_and_the_scale_comes_down():
+    tf.keras.utils.set_random_seed(1)
+    inputs, target_out = toy_batch()
+    model = trainer.build_model(
+        ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
+        TrainingConfig(learning_rate=0.02, precision="mixed_float16"),
+        VOCAB,
+        VOCAB,
+    )
+    model.train_on_batch(inputs, target_out)  # builds the weights and the optimizer's slots
+    # The scaled gradients overflow float16 (and float32) at this scale.
+    model.optimizer._loss_scale.current_loss_scale.assign(2.0**40)
+    before = [weight.numpy() for weight in model.trainable_weights]
+    model.train_on_batch(inputs, target_out)
+    assert float(model.optimizer.loss_scale) == 2.0**39
+    for weight, old in zip(model.trainable_weights, before, strict=True):
+        np.testing.assert_array_equal(weight.numpy(), old)
+    # Each overflowing step halves the scale, until the gradients fit and a step applies.
+    for _ in range(60):
+        model.train_on_batch(inputs, target_out)
+        if any(
+            not np.array_equal(weight.numpy(), old)
+            for weight, old in zip(model.trainable_weights, before, strict=True)
+        ):
+            break
+    else:
+        pytest.fail("no step applied after 60 halvings of the loss scale")
+    assert float(model.optimizer.loss_scale) < 2.0**39
+
+
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1, 0.3])
 def test_label_smoothed_objective_is_keras_smoothed_cross_entropy(label_smoothing):
     rng = np.random.default_rng(5)

@@ -96,11 +96,16 @@ class TranslationModel(keras.Model):
 
     def train_step(self, data):
         inputs, target_out = data
+        scaled = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
         with tf.GradientTape() as tape:
             loss = self._loss_and_update_metrics(
                 *self.targets_and_logits(inputs, target_out, training=True)
             )
+            if scaled:  # mixed float16: small gradients would underflow unscaled
+                loss = self.optimizer.get_scaled_loss(loss)
         gradients = tape.gradient(loss, self.trainable_variables)
+        if scaled:
+            gradients = self.optimizer.get_unscaled_gradients(gradients)
         # The embeddings' gradients arrive as IndexedSlices; Keras' Adam would deduplicate
         # them and then still decay every row of its slots. One dense update is the same
         # arithmetic and cheaper.

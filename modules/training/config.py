@@ -6,7 +6,7 @@ import dataclasses
 
 from modules.settings import ConfigError, Settings, setting
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 LEARNING_RATE_SCHEDULES = ("auto", "constant", "linear_decay", "inverse_sqrt")
 
 
@@ -72,9 +72,10 @@ class TrainingConfig(Settings):
     )
     precision: str = setting(
         "auto",
-        "compute precision: mixed_bfloat16 computes in bfloat16 with float32 weights; auto "
-        "picks it on a CPU with AVX-512 BF16 or AMX (faster there, slower elsewhere; docs/"
-        "benchmarks.md, 12), float32 on other CPUs and on GPUs",
+        "compute precision: mixed_bfloat16 and mixed_float16 compute in 16 bits with float32 "
+        "weights (mixed_float16 with dynamic loss scaling); auto picks mixed_bfloat16 on "
+        "GPUs of compute capability 8.0 and up and on CPUs with AVX-512 BF16 or AMX, "
+        "mixed_float16 on GPUs of 7.x, float32 elsewhere (docs/gpu-and-cluster.md)",
         PRECISIONS,
     )
 

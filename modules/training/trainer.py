@@ -95,6 +95,10 @@ def build_model(
     if training_config.schedule_for(model_config.architecture) == "inverse_sqrt":
         learning_rate = InverseSquareRoot(learning_rate, training_config.warmup_steps)
     optimizer = FusedAdam(learning_rate, global_clipnorm=training_config.gradient_clip_norm or None)
+    if policy in precision.LOSS_SCALED:
+        # Scales the loss up and the gradients back down, skips a step whose gradients
+        # overflow and halves the scale then (doubling it after 2,000 finite steps).
+        optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
     model.compile(optimizer=optimizer, label_smoothing=training_config.label_smoothing)
     return model
 
