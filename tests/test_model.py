@@ -55,47 +55,38 @@ def test_training_logits_are_the_full_logits_at_the_real_target_tokens():
     np.testing.assert_allclose(logits.numpy(), model(inputs).numpy()[real], atol=1e-5)
 
 
-def test_bfloat16_model_keeps_float32_weights_and_overfits_one_batch():
+def mixed_precision_model(precision: str):
+    """A small RNN compiled in `precision`, seeded."""
     tf.keras.utils.set_random_seed(1)
-    inputs, target_out = toy_batch()
-    model = trainer.build_model(
+    return trainer.build_model(
         ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
-        TrainingConfig(learning_rate=0.02, precision="mixed_bfloat16"),
+        TrainingConfig(learning_rate=0.02, precision=precision),
         VOCAB,
         VOCAB,
     )
+
+
+@pytest.mark.parametrize(
+    ("precision", "compute_dtype"), [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")]
+)
+def test_a_mixed_precision_model_keeps_float32_weights_and_overfits_one_batch(
+    precision, compute_dtype
+):
+    inputs, target_out = toy_batch()
+    model = mixed_precision_model(precision)
+    # Only float16's narrow range needs the loss scaled.
+    scaled = isinstance(model.optimizer, keras.mixed_precision.LossScaleOptimizer)
+    assert scaled == (precision == "mixed_float16")
     history = fit_until_memorised(model, inputs, target_out)
     assert keras.mixed_precision.global_policy().name == "float32"
-    assert model.decoder.output_layer.compute_dtype == "bfloat16"
-    assert {weight.dtype for weight in model.weights} == {tf.float32}
-    assert history["loss"][-1] < 0.1
-
-
-def test_float16_model_scales_the_loss_keeps_float32_weights_and_overfits_one_batch():
-    tf.keras.utils.set_random_seed(1)
-    inputs, target_out = toy_batch()
-    model = trainer.build_model(
-        ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
-        TrainingConfig(learning_rate=0.02, precision="mixed_float16"),
-        VOCAB,
-        VOCAB,
-    )
-    assert isinstance(model.optimizer, keras.mixed_precision.LossScaleOptimizer)
-    history = fit_until_memorised(model, inputs, target_out)
-    assert model.decoder.output_layer.compute_dtype == "float16"
+    assert model.decoder.output_layer.compute_dtype == compute_dtype
     assert {weight.dtype for weight in model.weights} == {tf.float32}
     assert history["loss"][-1] < 0.1
 
 
 def test_a_float16_step_whose_gradients_overflow_is_skipped_and_the_scale_comes_down():
-    tf.keras.utils.set_random_seed(1)
     inputs, target_out = toy_batch()
-    model = trainer.build_model(
-        ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
-        TrainingConfig(learning_rate=0.02, precision="mixed_float16"),
-        VOCAB,
-        VOCAB,
-    )
+    model = mixed_precision_model("mixed_float16")
     model.train_on_batch(inputs, target_out)  # builds the weights and the optimizer's slots
     # The scaled gradients overflow float16 (and float32) at this scale.
     model.optimizer._loss_scale.current_loss_scale.assign(2.0**40)
