@@ -28,11 +28,8 @@ def _kind_error(value, default) -> str | None:
     if isinstance(default, bool):
         return None if isinstance(value, bool) else "expected true or false"
     if isinstance(default, int):
-        return (
-            None
-            if isinstance(value, int) and not isinstance(value, bool)
-            else ("expected a whole number")
-        )
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return None if whole else "expected a whole number"
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return "expected a number"

@@ -81,10 +81,9 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def typed_flag(field_name: str, value) -> str:
-    """`--flag=value` as it is typed on a command line (one shell word)."""
-    default = PipelineConfig().field_values()[field_name]
-    return shlex.quote(f"{flag_name(field_name)}={_syntax(default).show(value)}")
+def typed_flag(field: dataclasses.Field, value) -> str:
+    """`--flag=value` for a config field, as it is typed on a command line (one shell word)."""
+    return shlex.quote(f"{flag_name(field.name)}={_syntax(field.default).show(value)}")
 
 
 def config_flags(config: PipelineConfig) -> list[str]:
@@ -103,7 +102,7 @@ def _help(field: dataclasses.Field, default) -> str:
     text = field.metadata["help"]
     if field.metadata["choices"]:
         text += f"; one of {', '.join(field.metadata['choices'])}"
-    shown = typed_flag(field.name, default)
+    shown = typed_flag(field, default)
     return f"{text} (default: {shown})".replace("%", "%%")
 
 

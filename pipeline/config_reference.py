@@ -70,7 +70,7 @@ def reference() -> str:
                 default = default.replace(f"{PROJECT_ROOT}/", "", 1)  # as in a clone
             parts.append(
                 f"| `{field.name}`: `{_json_value(default)}` | "
-                f"`{cli.typed_flag(field.name, default)}` | {meaning} |"
+                f"`{cli.typed_flag(field, default)}` | {meaning} |"
             )
         parts.append("")
     return "\n".join(parts)

@@ -18,7 +18,6 @@ from absl import logging
 
 # Only `pipeline` modules at the top: importing the package first sets the environment
 # TensorFlow needs (pipeline/__init__.py), and they import TFX and TensorFlow after it.
-from modules.model import size
 from pipeline import definition, language_check, outputs, run_lock
 from pipeline.config import ConfigError, PipelineConfig
 
@@ -59,6 +58,8 @@ def memory_bytes() -> int:
 def _check_model_fits(config: PipelineConfig) -> None:
     """ConfigError when training the model would need more memory than this machine has
     (modules/model/size.py), naming the sizes to lower."""
+    from modules.model import size
+
     vocab = config.transform.vocab_size  # an upper bound of both vocabularies
     training, text = config.training, config.transform
     tokens = max(text.max_source_tokens, text.max_target_tokens)

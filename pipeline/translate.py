@@ -112,7 +112,8 @@ def translate_lines(
     with the `decoding` search (None: the model's serving default); returns how many lines
     were translated. NoModelError when `model_dir` holds no model that loads."""
     model = load_model(model_dir)
-    tf = import_tensorflow_quietly()
+    import tensorflow as tf  # imported by load_model, quietly
+
     signature = signatures.SEARCH_SIGNATURES[decoding] if decoding else signatures.SERVING_DEFAULT
     if signature not in model.signatures:
         raise NoModelError(
