@@ -52,6 +52,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _at_least(number_type: type, least: float) -> Callable[[str], float]:
+    """An argparse type: a number of `number_type`, `least` or more."""
+
+    def parse(text: str):
+        try:
+            value = number_type(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            kind = "a whole number" if number_type is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind} of {least} or more, got {text!r}")
+        return value
+
+    return parse
+
+
 @dataclasses.dataclass(frozen=True)
 class _Syntax:
     """How a flag's value is written: `parse` reads it, `show` writes a value back."""
@@ -251,13 +267,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    from pipeline import translate
+    from pipeline import pushed_models, translate
 
     try:
-        model_dir = args.model or translate.latest_model_dir(
+        model_dir = args.model or pushed_models.latest_model_dir(
             PipelineConfig.with_fields(output_root=args.output_root).serving_model_dir
         )
-    except translate.NoModelError as error:
+    except pushed_models.NoModelError as error:
         raise SystemExit(f"nmt-pipeline translate: {error}") from error
     if args.sentences:
         lines, batch_size = args.sentences, args.batch_size
@@ -265,8 +281,16 @@ def _translate(args: argparse.Namespace) -> int:
         lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
         batch_size = 1 if sys.stdin.isatty() else args.batch_size
     try:
-        translate.translate_lines(model_dir, lines, sys.stdout, args.decoding, batch_size, args.tsv)
-    except translate.NoModelError as error:
+        translate.translate_lines(
+            model_dir,
+            lines,
+            sys.stdout,
+            args.decoding,
+            batch_size,
+            args.tsv,
+            attention_plot_dir=args.attention_plot,
+        )
+    except pushed_models.NoModelError as error:
         raise SystemExit(f"nmt-pipeline translate: {error}") from error
     return 0
 
@@ -306,6 +330,7 @@ def build_parser(file_values: dict | None = None) -> argparse.ArgumentParser:
     add_config_flags(report, file_values)
     report.set_defaults(handler=_report)
     _add_translate_command(commands)
+    _add_serve_command(commands)
     return parser
 
 
@@ -342,13 +367,77 @@ def _add_translate_command(commands) -> None:
     translate.add_argument(
         "--tsv", action="store_true", help="print 'source<TAB>translation' lines"
     )
+    translate.add_argument(
+        "--attention-plot",
+        metavar="DIR",
+        help="also write the attention heat-map of input line N to DIR/N.png (0001.png, ...; "
+        "the model's default search, as its attention signature runs it)",
+    )
     translate.set_defaults(handler=_translate)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pipeline import pushed_models
+    from pipeline.server import app
+
+    settings = app.ServerSettings(
+        **{
+            field.name: getattr(args, field.name)
+            for field in dataclasses.fields(app.ServerSettings)
+        }
+    )
+    base_dir = PipelineConfig.with_fields(output_root=args.output_root).serving_model_dir
+    try:
+        app.serve(settings, base_dir=base_dir, model_dir=args.model)
+    except pushed_models.NoModelError as error:
+        raise SystemExit(f"nmt-pipeline serve: {error}") from error
+    return 0
+
+
+def _add_serve_command(commands) -> None:
+    from pipeline.server.settings import ServerSettings
+
+    defaults = ServerSettings()
+    serve = commands.add_parser(
+        "serve",
+        formatter_class=_HelpFormatter,
+        help="serve the latest pushed model over TensorFlow Serving's REST API, with a page",
+        description="Serves the newest pushed model (and each newer one the Pusher writes) "
+        "over TensorFlow Serving's REST API: GET /v1/models/NAME, GET "
+        "/v1/models/NAME/metadata, POST /v1/models/NAME:predict; a translator page at /. "
+        "Ctrl-C or SIGTERM stops it after the requests in flight. See docs/serving.md.",
+    )
+    serve.add_argument(
+        "--model", metavar="DIR", help="serve this SavedModel only (default: the newest pushed)"
+    )
+    serve.add_argument(
+        "--output-root",
+        default=PipelineConfig().runtime.output_root,
+        help="the run's output root, whose serving_model/ holds the pushed models "
+        f"(default: {PipelineConfig().runtime.output_root})",
+    )
+    for field in dataclasses.fields(ServerSettings):
+        default, least = getattr(defaults, field.name), field.metadata["least"]
+        text = field.metadata["help"]
+        if isinstance(default, bool):  # BooleanOptionalAction adds its "(default: ...)"
+            action = argparse.BooleanOptionalAction
+            serve.add_argument(flag_name(field.name), action=action, default=default, help=text)
+            continue
+        text += f" (default: {default})"
+        serve.add_argument(
+            flag_name(field.name),
+            type=_at_least(type(default), least) if least is not None else type(default),
+            default=default,
+            metavar=type(default).__name__.upper(),
+            help=text,
+        )
+    serve.set_defaults(handler=_serve)
 
 
 def _quiet_libraries(command: str) -> None:
     """TensorFlow's C++ INFO lines off (a run's go to its log file anyway); `translate`
     prints only errors, so that its stderr is not buried under graph-loading warnings."""
-    if command == "translate":
+    if command in ("translate", "serve"):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")

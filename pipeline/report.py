@@ -21,8 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from modules import metrics, signatures  # noqa: E402
-from modules.text import words  # noqa: E402
-from pipeline import outputs, results  # noqa: E402
+from pipeline import attention_plot, outputs, results  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 
 SAMPLE_SENTENCES = 200
@@ -180,26 +179,11 @@ def translations_section(model, examples: tf.Tensor) -> tuple[str, list[bytes]]:
 def _heatmaps_section(model, sources: list[bytes]) -> str:
     if not sources:
         return ""
-    attended = model.signatures[signatures.ATTENTION](tf.constant(sources))
-    images = []
-    for index in range(len(sources)):
-        source_tokens = [t.decode() for t in attended[signatures.SOURCE_TOKENS][index].numpy() if t]
-        output_tokens = [t.decode() for t in attended[signatures.OUTPUT_TOKENS][index].numpy()]
-        if words.END_TOKEN in output_tokens:
-            output_tokens = output_tokens[: output_tokens.index(words.END_TOKEN) + 1]
-        weights = attended[signatures.ATTENTION_WEIGHTS][index].numpy()
-        weights = weights[: len(output_tokens), : len(source_tokens)]
-        figure, axes = plt.subplots(
-            figsize=(1 + 0.5 * len(source_tokens), 1 + 0.4 * len(output_tokens))
-        )
-        axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
-        axes.set_xticks(range(len(source_tokens)), source_tokens, rotation=90)
-        axes.set_yticks(range(len(output_tokens)), output_tokens)
-        axes.set_xlabel("source")
-        axes.set_ylabel("output")
-        images.append(
-            f'<img class="heatmap" alt="attention heat-map" src="{_figure_data_uri(figure)}">'
-        )
+    images = [
+        f'<img class="heatmap" alt="attention heat-map" '
+        f'src="{_figure_data_uri(attention_plot.figure(attended))}">'
+        for attended in attention_plot.attend(model, sources)
+    ]
     return "<h2>Attention</h2>" + "".join(images)
 
 

@@ -21,6 +21,7 @@ SLOW_MODULES = {
     "test_faults",  # five pipeline runs on a copy of the code
     "test_model",  # models trained until they overfit a batch
     "test_real_text",  # Transform on Beam, a model overfitted, exported, reloaded
+    "test_server",  # `nmt-pipeline serve` in its own process
     "test_training_clock",  # tiny models trained against a time budget
     "test_transformer",  # Transformers trained until they overfit a batch
     "test_tsv_example_gen",  # the real executor on the Beam DirectRunner

@@ -2,9 +2,12 @@
 
 import gzip
 import hashlib
+import os
 import re
+import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import strategies as st
 
 from components.tsv_example_gen import parsing
@@ -12,6 +15,19 @@ from components.tsv_example_gen import parsing
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # 4,000 short Spanish-English pairs from the Tatoeba corpus (tests/data/ABOUT.md).
 SAMPLE_CORPUS = PROJECT_ROOT / "tests" / "data" / "spa-sample.txt"
+# Screenshots that the browser tests keep.
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+def chromium() -> str | None:
+    """Debian's Chromium, which the browser tests drive (.ci/run installs it)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+needs_chromium = pytest.mark.skipif(
+    not chromium() and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it; in CI this test runs)",
+)
 # Token ids of `toy_batch`: the special tokens, then words.
 TOY_VOCAB = 20
 

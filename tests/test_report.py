@@ -3,9 +3,7 @@
 import base64
 import html
 import io
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from PIL import Image
 from components.tsv_example_gen.executor import pair_to_example
 from components.tsv_example_gen.parsing import SentencePair
 from pipeline import report
+from tests.helpers import ARTIFACTS, chromium, needs_chromium
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -55,19 +53,9 @@ def test_report_is_one_self_contained_file_with_every_section(report_path):
         assert width > 50 and height > 50
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-_needs_chromium = pytest.mark.skipif(
-    not _chromium() and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (.ci/run installs it; in CI this test runs)",
-)
-
-
 def _dom_after_scripts(page_path: Path, profile: Path) -> str:
     """The page's DOM as headless Chromium leaves it after loading and running it."""
-    browser = _chromium()
+    browser = chromium()
     assert browser, "chromium is required in CI: .ci/run installs Debian's chromium package"
     done = subprocess.run(
         [
@@ -99,7 +87,7 @@ def _ran_a_payload(dom: str) -> bool:
     return re.search(r"<body[^>]*data-pwned", dom) is not None
 
 
-@_needs_chromium
+@needs_chromium
 def test_hostile_corpus_text_is_shown_as_text_and_never_runs(tiny_pipeline_run, tmp_path):
     config, _ = tiny_pipeline_run
     (version,) = Path(config.serving_model_dir).iterdir()
@@ -124,9 +112,9 @@ def test_hostile_corpus_text_is_shown_as_text_and_never_runs(tiny_pipeline_run, 
     assert _ran_a_payload(_dom_after_scripts(raw_page, tmp_path / "profile-raw"))
 
 
-@_needs_chromium
+@needs_chromium
 def test_report_renders_in_headless_chromium(report_path, tmp_path):
-    browser = _chromium()
+    browser = chromium()
     assert browser, "chromium is required in CI: .ci/run installs Debian's chromium package"
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]
     dom = subprocess.run(

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from pipeline import cli
+from pipeline import attention_plot, cli
 from tests.helpers import PROJECT_ROOT
 
 
@@ -103,3 +104,36 @@ def test_a_batch_size_under_one_is_refused(size, capsys):
         cli.main(["translate", "--batch-size", size, "Hola."])
     assert refused.value.code == 2
     assert "--batch-size: expected a whole number of 1 or more" in capsys.readouterr().err
+
+
+def test_attention_plot_writes_one_png_per_input_line(tiny_pipeline_run, tmp_path):
+    config, _ = tiny_pipeline_run
+    sentences = ["Yo veo el gato.", "", "Ella quiere un libro."]
+    plots = tmp_path / "plots"
+    translations = _translate(
+        config, "--attention-plot", str(plots), "--batch-size", "2", stdin="\n".join(sentences)
+    )
+    assert translations == _signature(config, "serving_default", sentences)
+    assert sorted(path.name for path in plots.iterdir()) == ["0001.png", "0002.png", "0003.png"]
+    for path in plots.iterdir():
+        with Image.open(path) as image:
+            assert image.format == "PNG" and min(image.size) > 100
+
+
+def test_the_heat_map_is_labelled_with_the_pieces(tiny_pipeline_run):
+    config, _ = tiny_pipeline_run
+    (version,) = Path(config.serving_model_dir).iterdir()
+    model = tf.saved_model.load(str(version))
+    (attended,) = attention_plot.attend(model, [b"Yo veo el gato."])
+    outputs = model.signatures["attention"](sentences=tf.constant(["Yo veo el gato."]))
+    source = [t.decode() for t in outputs["source_tokens"][0].numpy()]
+    assert attended.source_tokens == source and "".join(source).replace("\u2581", " ").strip() == (
+        "Yo veo el gato."
+    )
+    assert attended.output_tokens[-1] == "[END]"
+    assert attended.weights.shape == (len(attended.output_tokens), len(source))
+    figure = attention_plot.figure(attended)
+    (axes,) = figure.axes
+    assert [label.get_text() for label in axes.get_xticklabels()] == attended.source_tokens
+    assert [label.get_text() for label in axes.get_yticklabels()] == attended.output_tokens
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("source", "output")
