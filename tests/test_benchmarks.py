@@ -106,3 +106,19 @@ def test_search_quality_smoke(tiny_pipeline_run, tmp_path):
     )
     assert [row["search"] for row in results["rows"]] == ["greedy", "beam"]
     assert all(_is_score(row["bleu"]) and row["sentences"] > 0 for row in results["rows"])
+
+
+def test_serving_load_smoke(tiny_pipeline_run, tmp_path):
+    config, _ = tiny_pipeline_run
+    (version,) = Path(config.serving_model_dir).iterdir()
+    args = ["--model", str(version), "--clients", "1,4", "--requests", "12", "--batching", "on"]
+    results = _run_benchmark("serving_load", *args, out=tmp_path)
+    assert [(row["setup"], row["clients"]) for row in results["rows"]] == [
+        ("direct call", 1),
+        ("direct call", 4),
+        ("serve, batching on", 1),
+        ("serve, batching on", 4),
+    ]
+    for row in results["rows"]:
+        assert row["requests"] == 12 and row["errors"] == 0
+        assert 0 < row["p50_ms"] <= row["p99_ms"] and row["requests_per_s"] > 0
