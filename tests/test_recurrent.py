@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.model.recurrent import ProjectedRNN, batch_slices
+from modules.model.recurrent import ProjectedRNN, batch_slices, resolve_implementation
+from modules.model.rnn_encoder import Encoder
 
 KERAS_LAYERS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 LENGTHS = np.array([7, 3, 1, 5, 0])
@@ -141,3 +142,84 @@ def test_a_saved_model_of_the_layer_reloads_and_gives_the_same_outputs(cell, tmp
     tf.saved_model.save(module, str(tmp_path))
     reloaded = tf.saved_model.load(str(tmp_path))
     np.testing.assert_allclose(reloaded.outputs(inputs, LENGTHS), expected, atol=1e-6)
+
+
+def _twin_implementations(cell, reverse=False):
+    """A packed and a Keras-implementation ProjectedRNN holding the same random weights."""
+    inputs, _ = random_inputs()
+    packed = ProjectedRNN(cell, 6, reverse=reverse, implementation="packed")
+    keras_implementation = ProjectedRNN(cell, 6, reverse=reverse, implementation="keras")
+    packed(inputs, LENGTHS)
+    keras_implementation(inputs, LENGTHS)
+    keras_implementation.set_weights([w + 0.1 for w in packed.get_weights()])
+    packed.set_weights(keras_implementation.get_weights())
+    return packed, keras_implementation
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("in_graph", [False, True])
+def test_the_keras_implementation_gives_the_packed_outputs_states_and_gradients(
+    cell, reverse, in_graph
+):
+    """Keras' functions (cuDNN's on a GPU; their own loop here) against the packed loop,
+    on right-padded sentences of 7, 3, 1, 5 and 0 tokens."""
+    layers = _twin_implementations(cell, reverse)
+    inputs = tf.constant(random_inputs()[0])
+    rng = np.random.default_rng(2)
+    initial_state = [
+        tf.constant(rng.normal(size=(len(LENGTHS), 6)).astype("float32"))
+        for _ in range(2 if cell == "lstm" else 1)
+    ]
+    mask = tf.sequence_mask(LENGTHS, 7, dtype=tf.float32)[..., tf.newaxis]
+    output_weights = tf.constant(rng.normal(size=(len(LENGTHS), 7, 6)).astype("float32"))
+
+    def run(layer):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, *initial_state])
+            outputs, state = layer(inputs, LENGTHS, initial_state=initial_state)
+            loss = tf.reduce_sum(outputs * mask * output_weights) + sum(
+                tf.reduce_sum(part * (index + 1.5)) for index, part in enumerate(state)
+            )
+        sources = [inputs, *initial_state, *layer.trainable_weights]
+        return outputs * mask, state, tape.gradient(loss, sources)
+
+    if in_graph:
+        run = tf.function(run)
+    (packed_outputs, packed_state, packed_grads), (outputs, state, grads) = map(run, layers)
+    np.testing.assert_allclose(outputs, packed_outputs, atol=1e-6)
+    for part, packed_part in zip(state, packed_state, strict=True):
+        np.testing.assert_allclose(part, packed_part, atol=1e-6)
+    np.testing.assert_allclose(state[0][-1], initial_state[0][-1])  # the empty sentence
+    for grad, packed_grad in zip(grads, packed_grads, strict=True):
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(grad), tf.convert_to_tensor(packed_grad), atol=1e-5
+        )
+
+
+def test_auto_runs_the_packed_loop_without_a_gpu_and_a_bad_name_is_refused():
+    assert not tf.config.list_physical_devices("GPU")  # the CI machines have none
+    assert resolve_implementation("auto")[0] == "packed"
+    assert resolve_implementation("keras") == ("keras", "as configured")
+    assert ProjectedRNN("gru", 4).implementation == "packed"
+    with pytest.raises(ValueError, match="'cudnn' is not one of"):
+        ProjectedRNN("gru", 4, implementation="cudnn")
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_a_stacked_bidirectional_encoder_is_the_same_in_both_implementations(cell):
+    source_ids = tf.constant([[5, 6, 7, 8, 2], [9, 3, 0, 0, 0], [4, 0, 0, 0, 0]])
+    encoders = [
+        Encoder(
+            12, 8, 10, cell=cell, bidirectional=True, num_layers=2, recurrent_implementation=name
+        )
+        for name in ("packed", "keras")
+    ]
+    for encoder in encoders:
+        encoder(source_ids)
+    encoders[1].set_weights(encoders[0].get_weights())
+    (packed_outputs, packed_state), (outputs, state) = (e(source_ids) for e in encoders)
+    mask = tf.cast(source_ids != 0, tf.float32)[..., tf.newaxis]
+    np.testing.assert_allclose(outputs * mask, packed_outputs * mask, atol=1e-6)
+    for part, packed_part in zip(state, packed_state, strict=True):
+        np.testing.assert_allclose(part, packed_part, atol=1e-6)

@@ -9,7 +9,16 @@ from modules.settings import ConfigError, Settings, setting
 ARCHITECTURES = ("rnn", "transformer")
 ATTENTION_KINDS = ("bahdanau", "luong_general", "luong_dot")
 CELLS = ("gru", "lstm")
-RNN_FIELDS = ("embedding_dim", "units", "attention", "cell", "bidirectional", "encoder_layers")
+RECURRENT_IMPLEMENTATIONS = ("auto", "packed", "keras")
+RNN_FIELDS = (
+    "embedding_dim",
+    "units",
+    "attention",
+    "cell",
+    "bidirectional",
+    "encoder_layers",
+    "recurrent_implementation",
+)
 TRANSFORMER_FIELDS = ("layers", "model_width", "heads", "feed_forward_width")
 
 
@@ -35,6 +44,13 @@ class ModelConfig(Settings):
     cell: str = setting("gru", "rnn: recurrent cell of the encoder and the decoder", CELLS)
     bidirectional: bool = setting(False, "rnn: bidirectional encoder (units split over both)")
     encoder_layers: int = setting(1, "rnn: stacked encoder RNN layers")
+    recurrent_implementation: str = setting(
+        "auto",
+        "rnn: how the GRU/LSTM layers run, on the same weights: packed (this project's loop, "
+        "the faster on a CPU), keras (Keras' GRU/LSTM: the fused cuDNN kernel on a GPU), auto "
+        "(keras where TensorFlow sees a GPU, else packed)",
+        RECURRENT_IMPLEMENTATIONS,
+    )
     layers: int = setting(3, "transformer: layers of the encoder and of the decoder")
     model_width: int = setting(256, "transformer: width of embeddings and layer outputs")
     heads: int = setting(4, "transformer: attention heads (model_width / heads each)")

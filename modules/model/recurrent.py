@@ -16,7 +16,9 @@ every step's output and state. Neither is needed here:
 
 The weights and equations are Keras' (`keras.layers.GRU` with `reset_after=True`,
 `keras.layers.LSTM` with the forget-gate bias initialised to one), so both give the same
-outputs on the same weights (tests/test_recurrent.py).
+outputs on the same weights (tests/test_recurrent.py). On a GPU the layer runs Keras' own
+GRU/LSTM functions on those weights instead (`implementation="keras"`), which Grappler
+swaps for the fused cuDNN kernel; `resolve_implementation` picks by device.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from modules.model.config import CELLS
+from modules.model.config import CELLS, RECURRENT_IMPLEMENTATIONS
 
 # Gate blocks per unit in the kernels: GRU z, r, h; LSTM i, f, c, o.
 _GATES = {"gru": 3, "lstm": 4}
@@ -41,10 +43,20 @@ class ProjectedRNN(keras.layers.Layer):
     sequence from its last real position to its first and returns the outputs in input
     order, like a Keras `Bidirectional` backward layer. `slices`: how many slices of the
     batch run their time loops side by side (None: `batch_slices` for this machine).
+    `implementation`: "packed" (this module's loop), "keras" (Keras' GRU/LSTM functions:
+    cuDNN on a GPU, Keras' own loop on a CPU) or "auto" (`resolve_implementation`); the
+    same variables and outputs either way. A single step (time 1) is `recur` in both.
     """
 
     def __init__(
-        self, cell: str, units: int, *, reverse: bool = False, slices: int | None = None, **kwargs
+        self,
+        cell: str,
+        units: int,
+        *,
+        reverse: bool = False,
+        slices: int | None = None,
+        implementation: str = "auto",
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if cell not in CELLS:
@@ -55,6 +67,7 @@ class ProjectedRNN(keras.layers.Layer):
         self.units = units
         self.reverse = reverse
         self.slices = slices
+        self.implementation = resolve_implementation(implementation)[0]
 
     def build(self, input_shape):
         width = _GATES[self.cell] * self.units
@@ -98,13 +111,23 @@ class ProjectedRNN(keras.layers.Layer):
         lengths = tf.cast(lengths, tf.int32)
         if self.reverse:
             inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
+        if self.implementation == "keras" and inputs.shape[1] != 1:
+            outputs, final = self._keras_sequence(inputs, lengths, list(initial_state))
+        else:
+            outputs, final = self._packed_sequence(inputs, lengths, list(initial_state))
+        if self.reverse:
+            outputs = tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0)
+        return outputs, final
+
+    def _packed_sequence(self, inputs, lengths, initial_state: list):
+        """(outputs [batch, time, units], final state) by the projection and the packed loop."""
+        batch = tf.shape(inputs)[0]
         projected = self._project_real_positions(inputs, lengths)
         if inputs.shape[1] == 1:  # one decoding step: no loop to set up
-            states = [s[tf.newaxis] for s in self.recur(projected[0], list(initial_state))]
+            states = [s[tf.newaxis] for s in self.recur(projected[0], initial_state)]
         else:
             slices = self.slices or batch_slices(self.units)
             states = in_batch_slices(self._time_loop(), projected, initial_state, lengths, slices)
-        outputs = tf.transpose(states[0], [1, 0, 2])
         last_positions = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch)], axis=1)
         final = [
             tf.where(
@@ -112,8 +135,45 @@ class ProjectedRNN(keras.layers.Layer):
             )
             for every_step, initial in zip(states, initial_state, strict=True)
         ]
-        if self.reverse:
-            outputs = tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0)
+        return tf.transpose(states[0], [1, 0, 2]), final
+
+    def _keras_sequence(self, inputs, lengths, initial_state: list):
+        """(outputs [batch, time, units], final state) by Keras' GRU/LSTM functions, which
+        Grappler runs as the fused cuDNN kernel on a GPU (right-padded mask, `reset_after`,
+        default activations: what cuDNN computes) and as Keras' own loop on a CPU."""
+        from tf_keras.src.layers.rnn import gru as keras_gru
+        from tf_keras.src.layers.rnn import lstm as keras_lstm
+
+        # cuDNN takes no empty sequence: an empty one runs one (padding) step, and its final
+        # state is the initial state below, as in the packed loop.
+        mask = tf.sequence_mask(tf.maximum(lengths, 1), tf.shape(inputs)[1])
+        weights = {
+            "kernel": tf.convert_to_tensor(self.kernel),
+            "recurrent_kernel": tf.convert_to_tensor(self.recurrent_kernel),
+            "bias": tf.convert_to_tensor(self.bias),
+        }
+        options = {
+            "mask": mask,
+            "time_major": False,
+            "go_backwards": False,
+            "sequence_lengths": None,
+            "zero_output_for_mask": False,
+            "return_sequences": True,
+        }
+        module = keras_gru if self.cell == "gru" else keras_lstm
+        if not tf.executing_eagerly():  # both kernels in the graph; Grappler picks by device
+            run = getattr(module, f"{self.cell}_with_backend_selection")
+        elif tf.config.list_logical_devices("GPU"):  # eagerly, as Keras' layers decide
+            run = getattr(module, f"gpu_{self.cell}")
+            del options["zero_output_for_mask"]
+        else:
+            run = getattr(module, f"standard_{self.cell}")
+        _, outputs, *final, _ = run(inputs, *initial_state, **weights, **options)
+        empty = (lengths == 0)[:, tf.newaxis]
+        final = [
+            tf.where(empty, initial, state)
+            for state, initial in zip(final, initial_state, strict=True)
+        ]
         return outputs, final
 
     def _project_real_positions(self, inputs, lengths):
@@ -145,6 +205,21 @@ class ProjectedRNN(keras.layers.Layer):
         return lambda projected, initial, _: tf.scan(
             lambda state, x: self.recur(x, state), projected, initializer=initial
         )
+
+
+def resolve_implementation(implementation: str) -> tuple[str, str]:
+    """ "packed" or "keras" for a `recurrent_implementation` setting, and why: "auto" runs
+    Keras' functions (the cuDNN kernel) where TensorFlow sees a GPU, the packed loop on a
+    CPU, where it is the faster (docs/benchmarks.md, 1)."""
+    if implementation not in RECURRENT_IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation {implementation!r} is not one of {RECURRENT_IMPLEMENTATIONS}"
+        )
+    if implementation != "auto":
+        return implementation, "as configured"
+    if tf.config.list_physical_devices("GPU"):
+        return "keras", "auto: a GPU, where Keras' GRU/LSTM run the fused cuDNN kernel"
+    return "packed", "auto: no GPU, and the packed loop is the faster on a CPU"
 
 
 def batch_slices(units: int) -> int:

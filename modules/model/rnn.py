@@ -25,6 +25,7 @@ class RNNWithAttention(TranslationModel):
         bidirectional: bool = False,
         encoder_layers: int = 1,
         dropout: float = 0.0,
+        recurrent_implementation: str = "auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -36,9 +37,16 @@ class RNNWithAttention(TranslationModel):
             bidirectional=bidirectional,
             num_layers=encoder_layers,
             dropout=dropout,
+            recurrent_implementation=recurrent_implementation,
         )
         self.decoder = Decoder(
-            target_vocab_size, embedding_dim, units, cell=cell, attention=attention, dropout=dropout
+            target_vocab_size,
+            embedding_dim,
+            units,
+            cell=cell,
+            attention=attention,
+            dropout=dropout,
+            recurrent_implementation=recurrent_implementation,
         )
 
     def encode(self, source_ids, training=None) -> tuple[AttentionMemory, list]:

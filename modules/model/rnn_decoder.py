@@ -25,11 +25,12 @@ class Decoder(keras.layers.Layer):
         cell: str = "gru",
         attention: str = "bahdanau",
         dropout: float = 0.0,
+        recurrent_implementation: str = "auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
-        self.rnn = ProjectedRNN(cell, units)
+        self.rnn = ProjectedRNN(cell, units, implementation=recurrent_implementation)
         self.attention = Attention(units, attention)
         self.attention_vector = keras.layers.Dense(units, activation="tanh", use_bias=False)
         self.dropout = keras.layers.Dropout(dropout)

@@ -20,6 +20,7 @@ class Encoder(keras.layers.Layer):
     state of the last layer, ready to initialise the decoder. A bidirectional layer runs
     `units / 2` per direction and concatenates them (outputs and each state), forward first.
     Outputs at padded positions are undefined: attention masks them.
+    `recurrent_implementation`: how the layers run (ProjectedRNN's `implementation`).
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class Encoder(keras.layers.Layer):
         bidirectional: bool = False,
         num_layers: int = 1,
         dropout: float = 0.0,
+        recurrent_implementation: str = "auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -40,7 +42,12 @@ class Encoder(keras.layers.Layer):
         directions = (False, True) if bidirectional else (False,)
         direction_units = units // len(directions)
         self.rnn_layers = [
-            [ProjectedRNN(cell, direction_units, reverse=reverse) for reverse in directions]
+            [
+                ProjectedRNN(
+                    cell, direction_units, reverse=reverse, implementation=recurrent_implementation
+                )
+                for reverse in directions
+            ]
             for _ in range(num_layers)
         ]
 

@@ -15,6 +15,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from modules.model import architectures
 from modules.model.config import ModelConfig
+from modules.model.recurrent import resolve_implementation
 from modules.model.translation_model import TranslationModel
 from modules.serving import export
 from modules.serving.config import DecodingConfig
@@ -82,6 +83,9 @@ def build_model(
     vocabulary (`TransformConfig.ids_shared`)."""
     policy, reason = precision.for_this_machine(training_config.precision)
     progress.report(f"Precision: {policy} ({reason})")
+    if model_config.architecture == "rnn":
+        implementation, why = resolve_implementation(model_config.recurrent_implementation)
+        progress.report(f"Recurrent layers: {implementation} ({why})")
     # Keras layers take the global dtype policy when they are constructed; keep it local.
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
