@@ -122,3 +122,25 @@ def test_serving_load_smoke(tiny_pipeline_run, tmp_path):
     for row in results["rows"]:
         assert row["requests"] == 12 and row["errors"] == 0
         assert 0 < row["p50_ms"] <= row["p99_ms"] and row["requests_per_s"] > 0
+
+
+def test_gpu_check_says_there_is_no_gpu_and_runs_the_cpu_path(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_check", "--pairs", "1000", "--batch-size", "16"]
+        + ["--out", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.startswith("No GPU: TensorFlow sees none. Running the CPU path")
+    results = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert results["settings"]["gpus"] == [] and results["environment"]["gpus"] == []
+    rows = {row["architecture"]: row for row in results["rows"]}
+    assert set(rows) == {"rnn", "transformer"}
+    for row in rows.values():
+        assert (row["setup"], row["precision"], row["replicas"]) == ("CPU", "float32", 1)
+        assert row["examples_per_s"] > 0 and 0 < row["loss"] < 20
+    assert rows["rnn"]["cudnn_rnn"] is False and rows["rnn"]["profiled_ops"] > 10

@@ -45,6 +45,24 @@ def local_devices() -> list[str]:
     return [device.name for device in devices]
 
 
+def all_reduce_for(devices: list[str], physical_gpus: int) -> str:
+    """The name of the tf.distribute all-reduce for MirroredStrategy over `devices`:
+    NcclAllReduce over GPUs that are each their own physical GPU (NCCL's ring over NVLink or
+    PCIe), HierarchicalCopyAllReduce where several logical GPUs share one (NCCL refuses a
+    device twice), ReductionToOneDevice on CPUs."""
+    gpus = [device for device in devices if "GPU" in device.upper().rpartition("/")[2]]
+    if not gpus:
+        return "ReductionToOneDevice"
+    return "NcclAllReduce" if len(gpus) <= physical_gpus else "HierarchicalCopyAllReduce"
+
+
+def mirrored_strategy(devices: list[str]) -> tf.distribute.MirroredStrategy:
+    """MirroredStrategy over `devices` with the all-reduce of `all_reduce_for`, logged."""
+    name = all_reduce_for(devices, len(tf.config.list_physical_devices("GPU")))
+    logging.info("All-reduce: %s over %s", name, ", ".join(devices))
+    return tf.distribute.MirroredStrategy(devices, cross_device_ops=getattr(tf.distribute, name)())
+
+
 def choose_strategy() -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy when TF_CONFIG names several workers, else
     MirroredStrategy over every local GPU (or every logical CPU device when there is no
@@ -53,7 +71,7 @@ def choose_strategy() -> tf.distribute.Strategy:
     if len(workers) > 1:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
-        strategy = tf.distribute.MirroredStrategy(local_devices())
+        strategy = mirrored_strategy(local_devices())
     logging.info(
         "Distribution: %s with %d replica(s) in sync",
         type(strategy).__name__,
