@@ -47,8 +47,27 @@ def for_image(config: PipelineConfig) -> PipelineConfig:
     return config.replace(data_root=data_root)
 
 
-def compile_pipeline(config: PipelineConfig, image: str, output_file: str) -> dict:
-    """Writes the KFP v2 PipelineJob JSON to `output_file` and returns it as a dict."""
+def trainer_resources(accelerator: str, count: int):
+    """The Trainer's container resources: `count` accelerators of type `accelerator` (as
+    Vertex AI names them, e.g. NVIDIA_L4, NVIDIA_TESLA_T4; for Kubeflow on GKE the node
+    pool's GPU)."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    resources = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+    resources.accelerator.type = accelerator
+    resources.accelerator.count = count
+    return resources
+
+
+def compile_pipeline(
+    config: PipelineConfig,
+    image: str,
+    output_file: str,
+    trainer_accelerator: str | None = None,
+    trainer_accelerator_count: int = 1,
+) -> dict:
+    """Writes the KFP v2 PipelineJob JSON to `output_file` and returns it as a dict; with
+    `trainer_accelerator`, the Trainer's step asks for that many of it."""
     from tfx import v1 as tfx
 
     from pipeline.definition import create_pipeline
@@ -58,7 +77,13 @@ def compile_pipeline(config: PipelineConfig, image: str, output_file: str) -> di
         output_dir=os.path.dirname(os.path.abspath(output_file)),
         output_filename=os.path.basename(output_file),
     )
-    return runner.run(create_pipeline(for_image(config)))
+    pipeline = create_pipeline(for_image(config))
+    if trainer_accelerator:
+        (trainer,) = [c for c in pipeline.components if c.id == "Trainer"]
+        trainer.with_platform_config(
+            trainer_resources(trainer_accelerator, trainer_accelerator_count)
+        )
+    return runner.run(pipeline)
 
 
 def write_pipeline_spec(job: dict, job_file: str) -> str:
@@ -113,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--experiment", default="nmt-tfx", help="KFP experiment [%(default)s]")
     parser.add_argument("--vertex-project", help="submit to Vertex AI in this GCP project")
     parser.add_argument("--vertex-region", default="us-central1", help="[%(default)s]")
+    parser.add_argument(
+        "--trainer-accelerator",
+        metavar="TYPE",
+        help="accelerator the Trainer's step asks for, e.g. NVIDIA_L4 or NVIDIA_TESLA_T4 "
+        "(give a GPU image: docker build --build-arg VARIANT=gpu; docs/gpu-and-cluster.md)",
+    )
+    parser.add_argument(
+        "--trainer-accelerator-count",
+        type=int,
+        default=1,
+        metavar="N",
+        help="how many (MirroredStrategy uses them all) [%(default)s]",
+    )
     return parser
 
 
@@ -127,7 +165,15 @@ def main(argv: list[str] | None = None) -> int:
             else PipelineConfig.from_environment()
         )
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        job = compile_pipeline(config, args.image, args.output)
+        if args.trainer_accelerator_count < 1:
+            raise ConfigError("--trainer-accelerator-count: give 1 or more")
+        job = compile_pipeline(
+            config,
+            args.image,
+            args.output,
+            args.trainer_accelerator,
+            args.trainer_accelerator_count,
+        )
     except ConfigError as error:
         print(f"kubeflow_runner: configuration error: {error}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
 """The Kubeflow V2 runner compiles a pipeline that runs from the image, not from this machine."""
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -99,6 +100,33 @@ def test_dockerfile_builds_on_the_pinned_tfx_image_and_copies_what_the_pipeline_
     assert f"WORKDIR {kubeflow_runner.IMAGE_PROJECT_ROOT}\n" in dockerfile
     for package in ("components", "modules", "pipeline", "data"):
         assert f"COPY {package} {package}\n" in dockerfile
+
+
+def test_the_gpu_image_adds_the_cuda_wheels_that_the_constraints_pin():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert "ARG VARIANT=cpu\n" in dockerfile and "gpu) extras=kfp,gpu" in dockerfile
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    assert 'gpu = ["tensorflow[and-cuda]~=2.16.1"]' in pyproject
+    constraints = (PROJECT_ROOT / "requirements" / "constraints.txt").read_text().splitlines()
+    pinned = {line.split("==")[0]: line.split("==")[1] for line in constraints if "==" in line}
+    # What TensorFlow 2.16.2's `and-cuda` extra requires, each pinned to its exact version.
+    metadata = importlib.metadata.metadata("tensorflow").get_all("Requires-Dist")
+    cuda = [r for r in metadata if "extra == 'and-cuda'" in r or 'extra == "and-cuda"' in r]
+    assert len(cuda) == 12
+    for requirement in cuda:
+        name, version = requirement.split(";")[0].replace(" ", "").split("==")
+        assert pinned.get(name) == version, requirement
+
+
+def test_the_trainer_step_asks_for_the_accelerators_given(tmp_path):
+    job_file = tmp_path / "gpu.json"
+    kubeflow_runner.compile_pipeline(CLUSTER_CONFIG, IMAGE, str(job_file), "NVIDIA_L4", 2)
+    executors = json.loads(job_file.read_text())["pipelineSpec"]["deploymentSpec"]["executors"]
+    resources = {
+        name: spec.get("container", {}).get("resources") for name, spec in executors.items()
+    }
+    assert resources.pop("Trainer_executor") == {"accelerator": {"type": "NVIDIA_L4", "count": "2"}}
+    assert set(resources.values()) == {None}  # the other steps ask for none
 
 
 def test_tfx_cli_vertex_compile_works_as_the_readme_writes_it(tmp_path):
