@@ -20,6 +20,7 @@ SLOW_MODULES = {
     "test_distributed",  # training in 2 replicas and in 2 worker processes
     "test_faults",  # five pipeline runs on a copy of the code
     "test_model",  # models trained until they overfit a batch
+    "test_portable_beam",  # a job service and a worker pool in their own processes
     "test_real_text",  # Transform on Beam, a model overfitted, exported, reloaded
     "test_server",  # `nmt-pipeline serve` in its own process
     "test_training_clock",  # tiny models trained against a time budget

@@ -19,6 +19,7 @@ def test_there_are_configs_for_each_runner_and_model():
         "flink",
         "spark",
         "local-2-workers",
+        "portable",
         "sample-quick",
         "quality-60min",
         "transformer",
