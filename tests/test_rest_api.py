@@ -137,3 +137,21 @@ def test_a_full_queue_refuses_with_503_and_the_rest_are_answered():
     assert len(refused) == 1 and refused[0].http_status == 503
     assert "queue is full" in str(refused[0])
     assert sum(isinstance(result, dict) for result in results) == 2
+
+
+def test_retired_keys_stop_batching_and_keys_with_waiting_requests_stay():
+    async def call(key, inputs):
+        return {"translation": inputs["sentences"]}
+
+    async def main():
+        batcher = Batcher(call, 4, 0.0, 100)
+        await batcher.submit("old", {"sentences": [b"a"]})
+        await batcher.submit("new", {"sentences": [b"b"]})
+        batcher.retire(keep=lambda key: key == "new")
+        keys = batcher.keys
+        answer = await batcher.submit("old", {"sentences": [b"c"]})  # a fresh worker
+        await batcher.close()
+        return keys, answer
+
+    keys, answer = asyncio.run(main())
+    assert keys == {"new"} and answer == {"translation": [b"c"]}

@@ -150,6 +150,7 @@ class _Handlers:
         while True:
             await asyncio.sleep(self.settings.poll_seconds)
             before = self.versions.status()
+            self.batcher.retire(keep=lambda key, served=self.versions.current: key[0] is served)
             model = await asyncio.to_thread(self.versions.load_newer)
             if model is not None:
                 say(f"serving version {model.version} ({model.model_dir})")

@@ -62,6 +62,19 @@ class Batcher:
         self._arrived[key].set()
         return await request.result
 
+    @property
+    def keys(self) -> set:
+        """The keys being batched (each has its own queue and worker)."""
+        return set(self._queues)
+
+    def retire(self, keep: Callable[[Hashable], bool]) -> None:
+        """Stops the idle batching of every key that `keep` rejects (e.g. the signatures of a
+        version no longer served), so that nothing holds on to it; a key with requests
+        still waiting stays until they are answered (call again later)."""
+        for key in [key for key in self._queues if not keep(key) and not self._queues[key]]:
+            self._workers.pop(key).cancel()
+            del self._queues[key], self._arrived[key]
+
     async def close(self) -> None:
         for worker in self._workers.values():
             worker.cancel()
