@@ -334,6 +334,17 @@ def build_parser(file_values: dict | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _add_model_flags(parser: argparse.ArgumentParser, model_help: str) -> None:
+    """--model DIR and --output-root: which pushed model a command uses."""
+    parser.add_argument("--model", metavar="DIR", help=model_help)
+    parser.add_argument(
+        "--output-root",
+        default=PipelineConfig().runtime.output_root,
+        help="the run's output root, whose serving_model/ holds the pushed models "
+        f"(default: {PipelineConfig().runtime.output_root})",
+    )
+
+
 def _add_translate_command(commands) -> None:
     translate = commands.add_parser(
         "translate",
@@ -343,15 +354,7 @@ def _add_translate_command(commands) -> None:
         "one translation per line.",
     )
     translate.add_argument("sentences", nargs="*", metavar="SENTENCE")
-    translate.add_argument(
-        "--model", metavar="DIR", help="a SavedModel (default: the newest pushed model)"
-    )
-    translate.add_argument(
-        "--output-root",
-        default=PipelineConfig().runtime.output_root,
-        help="the run's output root, whose serving_model/ holds the pushed models "
-        f"(default: {PipelineConfig().runtime.output_root})",
-    )
+    _add_model_flags(translate, "a SavedModel (default: the newest pushed model)")
     translate.add_argument(
         "--decoding",
         choices=tuple(signatures.SEARCH_SIGNATURES),
@@ -407,15 +410,7 @@ def _add_serve_command(commands) -> None:
         "/v1/models/NAME/metadata, POST /v1/models/NAME:predict; a translator page at /. "
         "Ctrl-C or SIGTERM stops it after the requests in flight. See docs/serving.md.",
     )
-    serve.add_argument(
-        "--model", metavar="DIR", help="serve this SavedModel only (default: the newest pushed)"
-    )
-    serve.add_argument(
-        "--output-root",
-        default=PipelineConfig().runtime.output_root,
-        help="the run's output root, whose serving_model/ holds the pushed models "
-        f"(default: {PipelineConfig().runtime.output_root})",
-    )
+    _add_model_flags(serve, "serve this SavedModel only (default: the newest pushed)")
     for field in dataclasses.fields(ServerSettings):
         default, least = getattr(defaults, field.name), field.metadata["least"]
         text = field.metadata["help"]

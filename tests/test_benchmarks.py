@@ -19,7 +19,8 @@ def _is_score(value: float) -> bool:
     return 0 <= value <= 100 + 1e-9
 
 
-def _run_benchmark(module: str, *args: str, out: Path) -> dict:
+def _run(module: str, *args: str, out: Path) -> subprocess.CompletedProcess:
+    """`python -m benchmarks.<module> ... --out <out>`, which must exit 0."""
     completed = subprocess.run(
         [sys.executable, "-m", f"benchmarks.{module}", *args, "--out", str(out)],
         cwd=ROOT,
@@ -29,6 +30,11 @@ def _run_benchmark(module: str, *args: str, out: Path) -> dict:
         timeout=900,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed
+
+
+def _run_benchmark(module: str, *args: str, out: Path) -> dict:
+    _run(module, *args, out=out)
     results = json.loads((out / f"{module}.json").read_text())
     assert results["environment"]["cores"] >= 1 and results["rows"]
     assert set(results["environment"]["cpu_vector_flags"]) == set(VECTOR_FLAGS) & cpu_flags()
@@ -125,16 +131,7 @@ def test_serving_load_smoke(tiny_pipeline_run, tmp_path):
 
 
 def test_gpu_check_says_there_is_no_gpu_and_runs_the_cpu_path(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.gpu_check", "--pairs", "1000", "--batch-size", "16"]
-        + ["--out", str(tmp_path)],
-        cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    completed = _run("gpu_check", "--pairs", "1000", "--batch-size", "16", out=tmp_path)
     assert completed.stdout.startswith("No GPU: TensorFlow sees none. Running the CPU path")
     results = json.loads((tmp_path / "gpu_check.json").read_text())
     assert results["settings"]["gpus"] == [] and results["environment"]["gpus"] == []
