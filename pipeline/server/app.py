@@ -30,7 +30,7 @@ from pipeline.server.batching import Batcher
 from pipeline.server.rest_api import INVALID_ARGUMENT, NOT_FOUND, StatusError
 from pipeline.server.served_model import ServedModel, is_text_input
 from pipeline.server.settings import ServerSettings
-from pipeline.server.versions import ModelVersions
+from pipeline.server.versions import ModelVersions, VersionNotServed
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
@@ -146,18 +146,28 @@ class _Handlers:
         raise StatusError(INVALID_ARGUMENT, f"Malformed request: {request.method} {request.path}")
 
     async def watch_versions(self, say) -> None:
-        """Loads each newer pushed version as it appears (every poll_seconds)."""
+        """Loads each newer pushed version as it appears (every poll_seconds). A failure of
+        one check is said, with its traceback, and the next check comes as usual."""
         while True:
             await asyncio.sleep(self.settings.poll_seconds)
-            before = self.versions.status()
-            self.batcher.retire(keep=lambda key, served=self.versions.current: key[0] is served)
-            model = await asyncio.to_thread(self.versions.load_newer)
-            if model is not None:
-                say(f"serving version {model.version} ({model.model_dir})")
-            else:
-                for version, _, error in self.versions.status():
-                    if error and (version, "END", error) not in before:
-                        say(f"version {version} not served: {error}")
+            try:
+                await self._check_versions(say)
+            except Exception:
+                say("checking for a newly pushed version failed:")
+                traceback.print_exc()
+
+    async def _check_versions(self, say) -> None:
+        self.batcher.retire(keep=lambda key, served=self.versions.current: key[0] is served)
+        newer = self.versions.newer_version()
+        if newer is None:
+            return
+        say(f"loading version {newer[0]} ({newer[1]})")
+        try:
+            model = await asyncio.to_thread(self.versions.load, *newer)
+        except VersionNotServed as error:
+            say(str(error))
+            return
+        say(f"serving version {model.version} ({model.model_dir})")
 
     async def close(self) -> None:
         await self.batcher.close()

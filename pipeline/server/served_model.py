@@ -20,11 +20,10 @@ from pipeline.server.rest_api import HTTP_STATUS_OF_TF_CODE, INVALID_ARGUMENT, S
 
 @dataclasses.dataclass(frozen=True)
 class SignatureInfo:
-    """What the server needs of a signature: its input and output names, and whether all
-    outputs are [batch] vectors (so that concurrent requests can share one call)."""
+    """What the server needs of a signature: its input names, and whether all outputs are
+    [batch] vectors (so that concurrent requests can share one call)."""
 
     input_names: list[str]
-    output_names: list[str]
     batchable: bool
 
 
@@ -44,7 +43,6 @@ def _signature_infos(signature_defs) -> dict[str, SignatureInfo]:
             continue  # e.g. __saved_model_init_op, which has no inputs
         infos[name] = SignatureInfo(
             input_names=sorted(inputs),
-            output_names=sorted(outputs),
             batchable=all(len(info.tensor_shape.dim) == 1 for info in outputs.values()),
         )
     return infos

@@ -12,10 +12,14 @@ from __future__ import annotations
 import os
 import threading
 
-from pipeline.pushed_models import NoModelError, latest_model_dir
+from pipeline.pushed_models import latest_model_dir
 from pipeline.server.served_model import ServedModel
 
 AVAILABLE, END = "AVAILABLE", "END"
+
+
+class VersionNotServed(RuntimeError):
+    """A newly pushed version failed to load; the one before goes on serving."""
 
 
 def _version_number(model_dir: str) -> int:
@@ -44,7 +48,9 @@ class ModelVersions:
                 ((version, *state) for version, state in self._history.items()), reverse=True
             )
 
-    def _newer_version(self) -> tuple[int, str] | None:
+    def newer_version(self) -> tuple[int, str] | None:
+        """(version, directory) of the newest version under the base directory that is newer
+        than the served one and not tried before, or None."""
         if self._base_dir is None:
             return None
         try:
@@ -57,19 +63,16 @@ class ModelVersions:
             return None
         return newest, os.path.join(self._base_dir, str(newest))
 
-    def load_newer(self) -> ServedModel | None:
-        """Loads a newer version if one has appeared and makes it current (blocking); the
-        newly served model, or None."""
-        newer = self._newer_version()
-        if newer is None:
-            return None
-        version, path = newer
+    def load(self, version: int, path: str) -> ServedModel:
+        """Loads and warms up `version` from `path` and makes it current (blocking);
+        VersionNotServed, recorded in the status, when it fails for any reason."""
         try:
             model = ServedModel(path, version)
-        except NoModelError as error:
+        except Exception as error:
+            text = (str(error).strip().splitlines() or [type(error).__name__])[0]
             with self._lock:
-                self._history[version] = (END, str(error))
-            return None
+                self._history[version] = (END, text)
+            raise VersionNotServed(f"version {version} not served: {text}") from error
         with self._lock:
             self._history[self.current.version] = (END, "")
             self._history[version] = (AVAILABLE, "")
