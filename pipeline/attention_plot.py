@@ -32,16 +32,23 @@ def attend(model, sentences: list[bytes]) -> list[Attended]:
     outputs = model.signatures[signatures.ATTENTION](
         **{signatures.SENTENCES: tf.constant(sentences, tf.string, [len(sentences)])}
     )
+    sources, written, weights = (
+        outputs[key].numpy()
+        for key in (
+            signatures.SOURCE_TOKENS,
+            signatures.OUTPUT_TOKENS,
+            signatures.ATTENTION_WEIGHTS,
+        )
+    )
     attended = []
-    for index in range(len(sentences)):
-        source = [t.decode() for t in outputs[signatures.SOURCE_TOKENS][index].numpy() if t]
-        output = [t.decode() for t in outputs[signatures.OUTPUT_TOKENS][index].numpy()]
+    for source_row, output_row, weight_rows in zip(sources, written, weights, strict=True):
+        source = [token.decode() for token in source_row if token]
+        output = [token.decode() for token in output_row]
         if words.END_TOKEN in output:
             output = output[: output.index(words.END_TOKEN) + 1]
         if not source:  # nothing was translated (the translation is "")
             output = []
-        weights = outputs[signatures.ATTENTION_WEIGHTS][index].numpy()
-        attended.append(Attended(source, output, weights[: len(output), : len(source)]))
+        attended.append(Attended(source, output, weight_rows[: len(output), : len(source)]))
     return attended
 
 
