@@ -28,6 +28,9 @@ class ServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # TensorFlow's log lines quote request bytes as they came (b64-decoded 0xff,
+            # say): undecodable ones must not end the reader.
+            errors="backslashreplace",
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -259,7 +259,7 @@ def test_a_newly_pushed_version_is_served_and_the_old_one_ends(served):
     incoming = serving / f".incoming-{newer}"  # written, then renamed, as the Pusher does
     shutil.copytree(serving / str(version), incoming)
     incoming.rename(serving / str(newer))
-    assert server.wait_for_line(rf"serving version {newer}\b", timeout_s=400), server.stderr
+    assert server.wait_for_line(rf"serving version {newer}\b", timeout_s=120), server.stderr
     status, body = _request(f"{server.url}/v1/models/nmt")
     assert [(v["version"], v["state"]) for v in body["model_version_status"]] == [
         (str(newer), "AVAILABLE"),
