@@ -94,9 +94,10 @@ def component_line(config: PipelineConfig, name: str, seconds: float) -> str:
     return line
 
 
-def verdict(config: PipelineConfig) -> list[str]:
-    """Lines saying whether the latest run's model was blessed and pushed, and where."""
-    run = outputs.latest_run(config)
+def verdict(config: PipelineConfig, run: list[outputs.ComponentOutputs] | None = None) -> list[str]:
+    """Lines saying whether the model of `run` (default: the latest run) was blessed and
+    pushed, and where."""
+    run = outputs.latest_run(config) if run is None else run
     latest = outputs.latest_evaluation(run)
     if latest is None:
         return []
