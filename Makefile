@@ -30,8 +30,9 @@ RUN_ARGS ?= --train-minutes 12
 run: setup
 	$(BIN)/nmt-pipeline run $(RUN_ARGS) $(ARGS)
 
-# One pytest worker per core (pytest-xdist); the tests on the session's pipeline run share
-# one worker (tests/conftest.py). PYTEST_WORKERS=0 runs them in this process.
+# One pytest worker per core (pytest-xdist), each taking the next test when it is free; the
+# session's tiny pipeline runs are made once, by the first worker that needs them, for all
+# (tests/conftest.py). PYTEST_WORKERS=0 runs the tests in this process.
 PYTEST_WORKERS ?= auto
 
 test: setup

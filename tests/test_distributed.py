@@ -49,35 +49,31 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.parametrize(
-    "training",
-    [
-        {"epochs": 1},
-        # The workers' clocks differ: only an agreed decision stops both at the same step.
-        {"epochs": 1000, "train_minutes": 0.25, "early_stopping_patience": 0},
-    ],
-    ids=["one epoch", "time budget"],
-)
-def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(
-    tiny_pipeline_run, tmp_path, training
-):
-    fn_args = trainer_fn_args(tiny_pipeline_run, tmp_path, **training)
-    serving_dir = Path(fn_args["serving_model_dir"])
-    fn_args_file = tmp_path / "fn_args.json"
-    fn_args_file.write_text(json.dumps(fn_args))
+# Two trainings in the same two worker processes (one strategy), the last one exported.
+TRAININGS = {
+    "one epoch": {"epochs": 1},
+    # The workers' clocks differ: only an agreed decision stops both at the same step.
+    "time budget": {"epochs": 1000, "train_minutes": 0.25, "early_stopping_patience": 0},
+}
+
+
+def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipeline_run, tmp_path):
+    arguments = []
+    for name, training in TRAININGS.items():
+        run_dir = tmp_path / name.replace(" ", "-")
+        run_dir.mkdir()
+        fn_args = trainer_fn_args(tiny_pipeline_run, run_dir, **training)
+        (run_dir / "fn_args.json").write_text(json.dumps(fn_args))
+        arguments.append([run_dir / "fn_args.json", run_dir / "weights-{index}.npz"])
+    last_run_dir, serving_dir = run_dir, Path(fn_args["serving_model_dir"])  # exported
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     workers = []
     for index in range(2):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        files = [str(path).format(index=index) for pair in arguments for path in pair]
         workers.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.multi_worker_training",
-                    str(fn_args_file),
-                    str(tmp_path / f"weights-{index}.npz"),
-                ],
+                [sys.executable, "-m", "tests.multi_worker_training", *files],
                 cwd=ROOT,
                 env={**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2"},
                 stdout=subprocess.PIPE,
@@ -93,14 +89,21 @@ def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(
         if worker.returncode != 0
     ]
     assert not failures, "\n\n".join(failures)
-    summaries = [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in finished]
+    chief_summaries, other_summaries = (
+        json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in finished
+    )
 
-    assert [(s["replicas"], s["chief"]) for s in summaries] == [(2, True), (2, False)]
-    epochs_run = {s["epochs_run"] for s in summaries}
-    assert len(epochs_run) == 1 and 0 < epochs_run.pop() < 1000
-    chief, other = (np.load(tmp_path / f"weights-{index}.npz") for index in range(2))
-    assert len(chief.files) == len(other.files) > 0
-    for name in chief.files:
-        np.testing.assert_array_equal(chief[name], other[name])
+    for name, chief_summary, other_summary, (_, weights) in zip(
+        TRAININGS, chief_summaries, other_summaries, arguments, strict=True
+    ):
+        assert (chief_summary["replicas"], chief_summary["chief"]) == (2, True), name
+        assert (other_summary["replicas"], other_summary["chief"]) == (2, False), name
+        epochs_run = chief_summary["epochs_run"]
+        assert other_summary["epochs_run"] == epochs_run and 0 < epochs_run < 1000, name
+        chief, other = (np.load(str(weights).format(index=index)) for index in range(2))
+        assert len(chief.files) == len(other.files) > 0, name
+        for array in chief.files:
+            np.testing.assert_array_equal(chief[array], other[array], err_msg=name)
+    assert chief_summaries[0]["epochs_run"] == 1
     assert (serving_dir / "saved_model.pb").exists()
-    assert sorted(p.name for p in tmp_path.iterdir() if "scratch" in p.name) == []
+    assert sorted(p.name for p in last_run_dir.iterdir() if "scratch" in p.name) == []

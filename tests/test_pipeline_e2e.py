@@ -133,14 +133,12 @@ def test_pushed_model_translates_in_a_fresh_tensorflow_only_process(tiny_pipelin
         np.testing.assert_allclose(sums[:steps], 1.0, rtol=1e-5)
 
 
-def test_evaluate_signature_scores_serialized_raw_examples(tiny_pipeline_run):
-    config, run = tiny_pipeline_run
-    (model_dir,) = Path(config.serving_model_dir).iterdir()
-    model = tf.saved_model.load(str(model_dir))
+def test_evaluate_signature_scores_serialized_raw_examples(tiny_pipeline_run, pushed_model):
+    _, run = tiny_pipeline_run
     examples_uri = _single_uri(run, "TsvExampleGen", "examples")
     files = tf.io.gfile.glob(f"{examples_uri}/Split-eval/*.gz")
     records = next(iter(tf.data.TFRecordDataset(files, "GZIP").batch(8)))
-    outputs = model.signatures["evaluate"](records)
+    outputs = pushed_model.signatures["evaluate"](records)
     references = [
         tf.train.Example.FromString(r).features.feature["target"].bytes_list.value[0]
         for r in records.numpy()

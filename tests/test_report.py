@@ -88,17 +88,14 @@ def _ran_a_payload(dom: str) -> bool:
 
 
 @needs_chromium
-def test_hostile_corpus_text_is_shown_as_text_and_never_runs(tiny_pipeline_run, tmp_path):
-    config, _ = tiny_pipeline_run
-    (version,) = Path(config.serving_model_dir).iterdir()
-    model = tf.saved_model.load(str(version))
+def test_hostile_corpus_text_is_shown_as_text_and_never_runs(pushed_model, tmp_path):
     examples = tf.constant(
         [
             pair_to_example(SentencePair(source, target), "spa", "eng").SerializeToString()
             for source, target in HOSTILE_PAIRS
         ]
     )
-    section, _ = report.translations_section(model, examples)
+    section, _ = report.translations_section(pushed_model, examples)
     hostile_page = tmp_path / "hostile.html"
     hostile_page.write_text(report.page("<script>x</script>", section), encoding="utf-8")
     dom = _dom_after_scripts(hostile_page, tmp_path / "profile")

@@ -28,7 +28,7 @@ SENTENCES = ["Yo veo el gato.", "Ella quiere un libro.", "", "Nosotros vemos la 
 
 
 @pytest.fixture(scope="module")
-def served(tiny_pipeline_run, tmp_path_factory):
+def served(tiny_pipeline_run, pushed_model, tmp_path_factory):
     """(server, its output root, the served version, the SavedModel loaded here)."""
     config, _ = tiny_pipeline_run
     (version_dir,) = Path(config.serving_model_dir).iterdir()
@@ -36,7 +36,7 @@ def served(tiny_pipeline_run, tmp_path_factory):
     shutil.copytree(version_dir, root / "serving_model" / version_dir.name)
     args = ["--output-root", str(root), "--poll-seconds", "0.5", *LIMITS]
     with running_server(args) as server:
-        yield server, root, int(version_dir.name), tf.saved_model.load(str(version_dir))
+        yield server, root, int(version_dir.name), pushed_model
 
 
 def _request(url: str, body: bytes | None = None, method: str | None = None):

@@ -2,7 +2,6 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,10 +26,9 @@ ODD_INPUTS = [
 
 
 @pytest.fixture(scope="module")
-def serving_model(tiny_pipeline_run):
+def serving_model(tiny_pipeline_run, pushed_model):
     config, _ = tiny_pipeline_run
-    (version,) = Path(config.serving_model_dir).iterdir()
-    return config, tf.saved_model.load(str(version))
+    return config, pushed_model
 
 
 def _translate(model, sentences, signature="serving_default"):

@@ -34,9 +34,7 @@ def _translate(config, *args: str, stdin: str | None = None) -> list[str]:
     return done.stdout.split("\n")[:-1]
 
 
-def _signature(config, name: str, sentences: list[str]) -> list[str]:
-    (version,) = Path(config.serving_model_dir).iterdir()
-    model = tf.saved_model.load(str(version))
+def _signature(model, name: str, sentences: list[str]) -> list[str]:
     outputs = model.signatures[name](sentences=tf.constant(sentences))["translation"]
     return [t.decode() for t in outputs.numpy()]
 
@@ -44,21 +42,23 @@ def _signature(config, name: str, sentences: list[str]) -> list[str]:
 @pytest.mark.parametrize(
     ("options", "signature"), [([], "serving_default"), (["--decoding", "greedy"], "greedy")]
 )
-def test_translates_arguments_with_the_latest_pushed_model(tiny_pipeline_run, options, signature):
+def test_translates_arguments_with_the_latest_pushed_model(
+    tiny_pipeline_run, pushed_model, options, signature
+):
     config, _ = tiny_pipeline_run
     sentences = ["Yo veo el gato.", "", "Ella quiere un libro."]
     translations = _translate(config, *options, *sentences)
-    assert translations == _signature(config, signature, sentences)
+    assert translations == _signature(pushed_model, signature, sentences)
     assert translations[1] == "" and translations[0] and translations[2]
 
 
-def test_translates_stdin_line_by_line_in_batches_as_tsv(tiny_pipeline_run):
+def test_translates_stdin_line_by_line_in_batches_as_tsv(tiny_pipeline_run, pushed_model):
     config, _ = tiny_pipeline_run
     sentences = ["Yo veo el gato.", "", "Tú tienes\tun libro.", "Nosotros vemos la casa."]
     rows = _translate(
         config, "--decoding", "beam", "--batch-size", "3", "--tsv", stdin="\n".join(sentences)
     )
-    expected = _signature(config, "beam_search", sentences)
+    expected = _signature(pushed_model, "beam_search", sentences)
     assert rows == [
         f"{source.replace(chr(9), ' ')}\t{translation}"
         for source, translation in zip(sentences, expected, strict=True)
@@ -106,24 +106,22 @@ def test_a_batch_size_under_one_is_refused(size, capsys):
     assert "--batch-size: expected a whole number of 1 or more" in capsys.readouterr().err
 
 
-def test_attention_plot_writes_one_png_per_input_line(tiny_pipeline_run, tmp_path):
+def test_attention_plot_writes_one_png_per_input_line(tiny_pipeline_run, pushed_model, tmp_path):
     config, _ = tiny_pipeline_run
     sentences = ["Yo veo el gato.", "", "Ella quiere un libro."]
     plots = tmp_path / "plots"
     translations = _translate(
         config, "--attention-plot", str(plots), "--batch-size", "2", stdin="\n".join(sentences)
     )
-    assert translations == _signature(config, "serving_default", sentences)
+    assert translations == _signature(pushed_model, "serving_default", sentences)
     assert sorted(path.name for path in plots.iterdir()) == ["0001.png", "0002.png", "0003.png"]
     for path in plots.iterdir():
         with Image.open(path) as image:
             assert image.format == "PNG" and min(image.size) > 100
 
 
-def test_the_heat_map_is_labelled_with_the_pieces(tiny_pipeline_run):
-    config, _ = tiny_pipeline_run
-    (version,) = Path(config.serving_model_dir).iterdir()
-    model = tf.saved_model.load(str(version))
+def test_the_heat_map_is_labelled_with_the_pieces(pushed_model):
+    model = pushed_model
     (attended,) = attention_plot.attend(model, [b"Yo veo el gato."])
     outputs = model.signatures["attention"](sentences=tf.constant(["Yo veo el gato."]))
     source = [t.decode() for t in outputs["source_tokens"][0].numpy()]
