@@ -58,19 +58,17 @@ TRAININGS = {
 
 
 def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipeline_run, tmp_path):
-    arguments = []
-    for name, training in TRAININGS.items():
-        run_dir = tmp_path / name.replace(" ", "-")
+    run_dirs = [tmp_path / name.replace(" ", "-") for name in TRAININGS]
+    for run_dir, training in zip(run_dirs, TRAININGS.values(), strict=True):
         run_dir.mkdir()
         fn_args = trainer_fn_args(tiny_pipeline_run, run_dir, **training)
         (run_dir / "fn_args.json").write_text(json.dumps(fn_args))
-        arguments.append([run_dir / "fn_args.json", run_dir / "weights-{index}.npz"])
-    last_run_dir, serving_dir = run_dir, Path(fn_args["serving_model_dir"])  # exported
+    serving_dir = Path(fn_args["serving_model_dir"])  # the last training's, exported
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     workers = []
     for index in range(2):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        files = [str(path).format(index=index) for pair in arguments for path in pair]
+        files = [str(d / name) for d in run_dirs for name in ("fn_args.json", f"w{index}.npz")]
         workers.append(
             subprocess.Popen(
                 [sys.executable, "-m", "tests.multi_worker_training", *files],
@@ -93,17 +91,17 @@ def test_two_worker_processes_train_in_sync_and_only_the_chief_exports(tiny_pipe
         json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in finished
     )
 
-    for name, chief_summary, other_summary, (_, weights) in zip(
-        TRAININGS, chief_summaries, other_summaries, arguments, strict=True
+    for name, chief_summary, other_summary, run_dir in zip(
+        TRAININGS, chief_summaries, other_summaries, run_dirs, strict=True
     ):
         assert (chief_summary["replicas"], chief_summary["chief"]) == (2, True), name
         assert (other_summary["replicas"], other_summary["chief"]) == (2, False), name
         epochs_run = chief_summary["epochs_run"]
         assert other_summary["epochs_run"] == epochs_run and 0 < epochs_run < 1000, name
-        chief, other = (np.load(str(weights).format(index=index)) for index in range(2))
+        chief, other = (np.load(run_dir / f"w{index}.npz") for index in range(2))
         assert len(chief.files) == len(other.files) > 0, name
         for array in chief.files:
             np.testing.assert_array_equal(chief[array], other[array], err_msg=name)
     assert chief_summaries[0]["epochs_run"] == 1
     assert (serving_dir / "saved_model.pb").exists()
-    assert sorted(p.name for p in last_run_dir.iterdir() if "scratch" in p.name) == []
+    assert sorted(p.name for p in run_dirs[-1].iterdir() if "scratch" in p.name) == []
