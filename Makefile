@@ -30,10 +30,12 @@ RUN_ARGS ?= --train-minutes 12
 run: setup
 	$(BIN)/nmt-pipeline run $(RUN_ARGS) $(ARGS)
 
-# One pytest worker per core (pytest-xdist), each taking the next test when it is free; the
-# session's tiny pipeline runs are made once, by the first worker that needs them, for all
+# One pytest worker per core and one more (pytest-xdist), each taking the next test when it
+# is free: the tests wait on subprocesses and single-threaded Beam steps much of the time (on
+# 2 cores, 3 workers took 16 min where 2 took 23; docs/testing.md). The session's tiny
+# pipeline runs are made once, by the first worker that needs them, for all
 # (tests/conftest.py). PYTEST_WORKERS=0 runs the tests in this process.
-PYTEST_WORKERS ?= auto
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1); echo $$((n + 1)))
 
 test: setup
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
