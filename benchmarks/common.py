@@ -137,13 +137,18 @@ def default_corpus() -> str:
 
 
 def test_split(examples_uri: str) -> list[tuple[str, str]]:
-    """The (source, reference) pairs of a pipeline run's test split, sorted by source, so
-    that every run and every order Beam wrote the shards in gives the same list."""
+    """The (source, reference) pairs of a pipeline run's test split, sorted by source."""
+    return split_pairs(examples_uri, "test")
+
+
+def split_pairs(examples_uri: str, split: str) -> list[tuple[str, str]]:
+    """The (source, target) pairs of a split of a pipeline run's examples, sorted by source,
+    so that every run and every order Beam wrote the shards in gives the same list."""
     import tensorflow as tf
 
     from modules import signatures
 
-    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, "Split-test", "*")))
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
     pairs = []
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
         feature = tf.train.Example.FromString(record).features.feature

@@ -141,3 +141,45 @@ def test_gpu_check_says_there_is_no_gpu_and_runs_the_cpu_path(tmp_path):
         assert (row["setup"], row["precision"], row["replicas"]) == ("CPU", "float32", 1)
         assert row["examples_per_s"] > 0 and 0 < row["loss"] < 20
     assert rows["rnn"]["cudnn_rnn"] is False and rows["rnn"]["profiled_ops"] > 10
+
+
+def test_peer_joeynmt_gets_the_runs_own_splits_pieces_and_matched_settings(
+    tiny_pipeline_run, tmp_path
+):
+    """What benchmarks/peer_joeynmt.py hands JoeyNMT (JoeyNMT itself needs its own
+    virtualenv with torch, made by the benchmark, not by the tests)."""
+    import sentencepiece
+
+    from benchmarks import common, peer_joeynmt
+
+    config, run = tiny_pipeline_run
+    data = peer_joeynmt.split_files(run, tmp_path, ("spa", "eng"))
+    examples = run["TsvExampleGen"].single_uri("examples")
+    test_pairs = common.split_pairs(examples, "test")
+    assert (tmp_path / "test.references").read_text().splitlines() == [t for _, t in test_pairs]
+    for split, name in peer_joeynmt.SPLITS.items():
+        pairs = common.split_pairs(examples, split)
+        pairs = pairs[: peer_joeynmt.DEV_SENTENCES] if name == "dev" else pairs
+        sources = Path(f"{data[split]}.spa").read_text().splitlines()
+        targets = Path(f"{data[split]}.eng").read_text().splitlines()
+        assert data[split].name == name and len(sources) == len(targets) == len(pairs) > 0
+        # The pipeline's normalisation (NFKC, one space) changes none of these sentences.
+        assert list(zip(sources, targets, strict=True)) == pairs
+
+    model, pieces = peer_joeynmt.sentencepiece_files(run)
+    processor = sentencepiece.SentencePieceProcessor(model_file=str(model))
+    assert pieces.read_text().splitlines() == [
+        processor.id_to_piece(i) for i in range(processor.get_piece_size())
+    ]
+    settings = peer_joeynmt.joeynmt_config(config, data, ("spa", "eng"), (model, pieces), "m")
+    encoder, decoder = settings["model"]["encoder"], settings["model"]["decoder"]
+    assert 2 * encoder["hidden_size"] == decoder["hidden_size"] == config.model.units
+    assert encoder["bidirectional"] and decoder["attention"] == config.model.attention
+    assert settings["training"]["batch_size"] == config.training.batch_size
+    assert settings["training"]["learning_rate"] == config.training.learning_rate
+    # JoeyNMT numbers unk, pad, bos, eos first, then the pieces it has not seen.
+    symbols = settings["data"]["special_symbols"]
+    joey_order = [symbols[f"{s}_token"] for s in ("unk", "pad", "bos", "eos")]
+    assert [symbols[f"{s}_id"] for s in ("unk", "pad", "bos", "eos")] == [0, 1, 2, 3]
+    assert set(joey_order) <= set(pieces.read_text().splitlines())
+    assert json.loads(json.dumps(settings)) == settings  # written as JSON, read as YAML
