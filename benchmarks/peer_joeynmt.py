@@ -214,6 +214,9 @@ def train_for(peer_python: Path, config_file: Path, minutes: float, log_path: Pa
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A benchmark started in the background (`... &`) has SIGINT ignored, and a child
+            # would inherit that: JoeyNMT then never stops. It gets the default back.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         started = None
         deadline = time.monotonic() + 600
