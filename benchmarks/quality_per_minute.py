@@ -40,6 +40,11 @@ VARIANTS = {
     "rnn-without-averaging": {**RNN, "average_last_checkpoints": 0},
     # bfloat16 compute, float32 weights: faster on CPUs with AVX-512 BF16 or AMX (Benchmarks 1).
     "rnn-bfloat16": {**RNN, "precision": "mixed_bfloat16"},
+    # Issue 37's experiments, each against `default` in one run.
+    # Two directions of units / 2 each (JoeyNMT's default encoder).
+    "rnn-bidirectional": {**RNN, "bidirectional": True},
+    # Twice the sentences per step, the rate scaled by about sqrt(2).
+    "rnn-batch-128": {**RNN, "batch_size": 128, "learning_rate": 3e-3},
     # Its default sizes, with its warm-up and inverse-square-root schedule (`auto`).
     "transformer": {"architecture": "transformer"},
     "transformer-rate-2e-3-clipped": {
