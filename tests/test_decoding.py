@@ -88,6 +88,44 @@ def test_empty_batch_decodes_to_nothing():
     assert hyps.token_ids.shape[0] == 0 and hyps.lengths.shape == (0,)
 
 
+def exhaustive_beam_step(logits, scores, lengths, finished, width, length_penalty):
+    """The beam step written out over every extension of every hypothesis, in numpy: ->
+    the best `width` (tokens, parents, scores), each [batch, width]."""
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    log_probs[..., list(decoding._FORBIDDEN_IDS)] += decoding.NEG_INF
+    pad_only = np.full(logits.shape[-1], decoding.NEG_INF, np.float32)
+    pad_only[words.PAD_ID] = 0.0
+    log_probs = np.where(finished[..., None], pad_only, log_probs)
+    totals = scores[..., None] + log_probs
+    penalty = ((5.0 + lengths + ~finished) / 6.0) ** length_penalty
+    ranking = (totals / penalty[..., None]).reshape(len(logits), -1)
+    best = np.argsort(-ranking, axis=1, kind="stable")[:, :width]
+    vocab = logits.shape[-1]
+    return best % vocab, best // vocab, np.take_along_axis(totals.reshape(len(logits), -1), best, 1)
+
+
+def test_beam_search_keeps_the_best_extensions_of_the_whole_vocabulary():
+    """Ranking each hypothesis' `width` best tokens only gives the same beam as ranking all
+    [width, vocab] extensions, finished hypotheses (PAD only) and length penalty included."""
+    rng = np.random.default_rng(5)
+    batch, width, vocab = 32, 4, 50
+    logits = rng.normal(0, 3, size=(batch, width, vocab)).astype(np.float32)
+    scores = rng.uniform(-20, 0, size=(batch, width)).astype(np.float32)
+    lengths = rng.integers(1, 12, size=(batch, width)).astype(np.int32)
+    finished = rng.random((batch, width)) < 0.3
+    search = decoding.BeamSearch(width=width, length_penalty=0.6)
+    tokens, parents, new_scores = search.select(
+        decoding.NextTokens.from_logits(tf.constant(logits), tf.constant(finished)),
+        tf.constant(scores),
+        tf.constant(lengths),
+    )
+    expected = exhaustive_beam_step(logits, scores, lengths, finished, width, 0.6)
+    np.testing.assert_array_equal(tokens, expected[0])
+    np.testing.assert_array_equal(parents, expected[1])
+    np.testing.assert_allclose(new_scores, expected[2], rtol=1e-5)
+    assert (np.asarray(tokens)[np.take_along_axis(finished, expected[1], 1)] == words.PAD_ID).all()
+
+
 # Untrained models of each architecture and kind, tiny: name -> constructor.
 MODELS = {
     "rnn bahdanau": lambda: RNNWithAttention(30, 30, embedding_dim=8, units=16),
@@ -146,6 +184,21 @@ def test_outputs_never_hold_pad_unk_or_start_before_end(random_model):
         rows = hyps.attention.numpy()
         for weights, length in zip(rows, hyps.lengths.numpy(), strict=True):
             np.testing.assert_allclose(weights[:length].sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", [name for name in MODELS if name.startswith("rnn")])
+def test_a_finished_hypothesis_keeps_its_rnn_state(name):
+    """A PAD token (a hypothesis past its [END]) leaves its row of the state as it was, as a
+    padded position does in training; the other rows step on."""
+    tf.keras.utils.set_random_seed(6)
+    model = MODELS[name]()
+    source_ids = random_source_ids(3, shape=(4, 7))
+    memory, state = model.encode(source_ids)
+    tokens = tf.constant([A, words.PAD_ID, B, words.PAD_ID])
+    _, _, new_state = model.decoder.step(tokens, memory, state)
+    for old, new in zip(state, new_state, strict=True):
+        np.testing.assert_array_equal(tf.gather(new, [1, 3]), tf.gather(old, [1, 3]))
+        assert not np.allclose(tf.gather(new, [0, 2]), tf.gather(old, [0, 2]))
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -103,6 +103,13 @@ class ProjectedRNN(keras.layers.Layer):
         memory = tf.sigmoid(gate_forget) * state[1] + tf.sigmoid(gate_in) * tf.tanh(cell_in)
         return [tf.sigmoid(gate_out) * tf.tanh(memory), memory]
 
+    def step(self, inputs, state: list) -> list:
+        """One time step from the raw input: inputs [batch, features], state as in `call`
+        -> the new state (a GRU's or an LSTM's output is its new `h`, the state's first)."""
+        if not self.built:  # a step before any sequence
+            self.build(inputs.shape)
+        return self.recur(tf.nn.bias_add(tf.matmul(inputs, self.kernel), self._input_bias()), state)
+
     def call(self, inputs, lengths, initial_state=None):
         batch = tf.shape(inputs)[0]
         if initial_state is None:

@@ -6,6 +6,7 @@ import tf_keras as keras
 from modules.model.recurrent import ProjectedRNN
 from modules.model.rnn_attention import Attention, AttentionMemory
 from modules.model.rnn_encoder import sequence_lengths
+from modules.text import words
 
 
 class Decoder(keras.layers.Layer):
@@ -45,8 +46,11 @@ class Decoder(keras.layers.Layer):
         """Teacher-forced pass over a whole sequence, no per-token loop.
 
         target_in [batch, tgt_len] -> (logits [batch, tgt_len, vocab],
-        attention weights [batch, tgt_len, src_len], new state).
+        attention weights [batch, tgt_len, src_len], new state); target_in [n]: one
+        decoding step (`step`).
         """
+        if target_in.shape.rank == 1:
+            return self._one_step(target_in, memory, state)
         vectors, weights, state = self.output_vectors(target_in, memory, state, training)
         return self.logits(vectors, training), weights, state
 
@@ -67,5 +71,17 @@ class Decoder(keras.layers.Layer):
 
     def step(self, token_ids, memory: AttentionMemory, state):
         """One decoding step: token_ids [n] -> (logits [n, vocab], weights [n, src_len], state)."""
-        logits, weights, state = self(token_ids[:, tf.newaxis], memory, state, training=False)
+        return self(token_ids, memory, state, training=False)
+
+    def _one_step(self, token_ids, memory: AttentionMemory, state):
+        """`step`'s computation, inside `call` so that mixed precision casts the weights: the
+        teacher-forced pass's equations for one position, without its sequence bookkeeping
+        (lengths, packing, masks). A PAD token (a finished hypothesis) keeps its state, as a
+        padded position does; its logits and weights are undefined."""
+        new_state = self.rnn.step(self.embedding(token_ids), state)
+        running = (token_ids != words.PAD_ID)[:, tf.newaxis]
+        state = [tf.where(running, new, old) for new, old in zip(new_state, state, strict=True)]
+        outputs = state[0][:, tf.newaxis]  # [n, 1, units]
+        context, weights = self.attention(outputs, memory)
+        logits = self.logits(tf.concat([context, outputs], axis=-1), training=False)
         return logits[:, 0], weights[:, 0], state

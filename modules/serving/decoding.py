@@ -1,7 +1,7 @@
 """Search over the decoder: greedy, sampling and beam search share one `tf.while_loop`.
 
 A search method (`Greedy`, `Sampling`, `BeamSearch`) only chooses the next tokens from
-log-probabilities; `decode` owns the loop: it steps the decoder, reorders states and
+the step's `NextTokens`; `decode` owns the loop: it steps the decoder, reorders states and
 histories by each hypothesis' parent, marks hypotheses that emitted `[END]` or reached
 their length limit as finished, and stops as soon as all are finished. Hypotheses are
 laid out `[batch, width]` (width 1 for greedy and sampling); the decoder sees them
@@ -24,17 +24,58 @@ NEG_INF = -1e9
 _FORBIDDEN_IDS = (words.PAD_ID, words.UNKNOWN_ID, words.START_ID)
 
 
+class NextTokens(NamedTuple):
+    """What a search chooses from at one step, for hypotheses laid out [batch, width].
+
+    log_probs [batch, width, vocab] float32, the special tokens a live hypothesis may not
+    emit at NEG_INF below theirs; finished [batch, width]: a finished hypothesis continues
+    with PAD only, at no cost (`best`, `log_probs_of`). Searches take a few candidates of
+    each hypothesis, not the whole vocabulary.
+    """
+
+    log_probs: tf.Tensor
+    finished: tf.Tensor
+
+    @classmethod
+    def from_logits(cls, logits, finished) -> NextTokens:
+        """logits [batch, width, vocab] (any float dtype), finished [batch, width]."""
+        vocab = tf.shape(logits)[-1]
+        forbidden = tf.reduce_sum(tf.one_hot(_FORBIDDEN_IDS, vocab), axis=0) * NEG_INF
+        return cls(tf.nn.log_softmax(tf.cast(logits, tf.float32)) + forbidden, finished)
+
+    def log_probs_of(self, tokens):
+        """tokens [batch, width, k] -> (their log-probabilities, tokens), each [batch,
+        width, k]; a finished hypothesis' are PAD at 0, then PAD at NEG_INF."""
+        chosen = tf.gather(self.log_probs, tokens, batch_dims=2)
+        return self._continue_finished(chosen, tokens)
+
+    def best(self, k: int):
+        """The k most likely next tokens of each hypothesis -> (log-probabilities, tokens),
+        each [batch, width, k], most likely first; a finished hypothesis' are PAD at 0,
+        then PAD at NEG_INF."""
+        return self._continue_finished(*tf.math.top_k(self.log_probs, k=k))
+
+    def _continue_finished(self, log_probs, tokens):
+        k = tf.shape(tokens)[-1]
+        pad_only = tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], axis=0)
+        finished = self.finished[..., tf.newaxis]
+        return (
+            tf.where(finished, pad_only, log_probs),
+            tf.where(finished, tf.constant(words.PAD_ID, tokens.dtype), tokens),
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class Greedy:
     """Always the most likely next token."""
 
     width: int = 1
 
-    def select(self, log_probs, scores, lengths, finished):
-        """log_probs [batch, 1, vocab] -> (tokens, parents, scores), each [batch, 1]."""
-        best = tf.argmax(log_probs[:, 0], axis=-1, output_type=tf.int32)
-        gained = tf.gather(log_probs[:, 0], best, batch_dims=1)
-        return best[:, tf.newaxis], tf.zeros_like(best)[:, tf.newaxis], scores + gained[:, None]
+    def select(self, next_tokens: NextTokens, scores, lengths):
+        """next_tokens of [batch, 1] hypotheses, scores/lengths [batch, 1] -> (tokens,
+        parents, scores), each [batch, 1]."""
+        gained, best = next_tokens.best(1)
+        return best[..., 0], tf.zeros_like(best[..., 0]), scores + gained[..., 0]
 
     def rank(self, scores, lengths):
         return scores
@@ -47,12 +88,12 @@ class Sampling(Greedy):
     temperature: float = 1.0
     seed: int | None = None
 
-    def select(self, log_probs, scores, lengths, finished):
+    def select(self, next_tokens: NextTokens, scores, lengths):
         drawn = tf.random.categorical(
-            log_probs[:, 0] / self.temperature, 1, dtype=tf.int32, seed=self.seed
-        )[:, 0]
-        gained = tf.gather(log_probs[:, 0], drawn, batch_dims=1)
-        return drawn[:, tf.newaxis], tf.zeros_like(drawn)[:, tf.newaxis], scores + gained[:, None]
+            next_tokens.log_probs[:, 0] / self.temperature, 1, dtype=tf.int32, seed=self.seed
+        )
+        gained, drawn = next_tokens.log_probs_of(drawn[:, tf.newaxis])
+        return drawn[..., 0], tf.zeros_like(drawn[..., 0]), scores + gained[..., 0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,17 +109,22 @@ class BeamSearch:
     def _penalty(self, lengths):
         return ((5.0 + tf.cast(lengths, tf.float32)) / 6.0) ** self.length_penalty
 
-    def select(self, log_probs, scores, lengths, finished):
-        """log_probs [batch, width, vocab], scores/lengths/finished [batch, width]
-        -> (tokens, parents, scores), each [batch, width]."""
-        vocab = tf.shape(log_probs)[-1]
-        totals = scores[:, :, tf.newaxis] + log_probs
-        new_lengths = lengths + tf.cast(~finished, lengths.dtype)
+    def select(self, next_tokens: NextTokens, scores, lengths):
+        """next_tokens of [batch, width] hypotheses, scores/lengths [batch, width] ->
+        (tokens, parents, scores), each [batch, width].
+
+        A hypothesis' extensions share its length penalty, so the `width` best of all
+        [width, vocab] extensions are among the `width` best of each hypothesis: the search
+        ranks those [width, width] candidates only."""
+        gained, candidates = next_tokens.best(self.width)  # [batch, width, width]
+        totals = scores[:, :, tf.newaxis] + gained
+        new_lengths = lengths + tf.cast(~next_tokens.finished, lengths.dtype)
         ranking = totals / self._penalty(new_lengths)[:, :, tf.newaxis]
-        flat = tf.reshape(ranking, [tf.shape(ranking)[0], -1])
-        _, indices = tf.math.top_k(flat, k=self.width)
-        new_scores = tf.gather(tf.reshape(totals, tf.shape(flat)), indices, batch_dims=1)
-        return indices % vocab, indices // vocab, new_scores
+        flat = [tf.shape(ranking)[0], self.width * self.width]
+        _, indices = tf.math.top_k(tf.reshape(ranking, flat), k=self.width)
+        tokens = tf.gather(tf.reshape(candidates, flat), indices, batch_dims=1)
+        new_scores = tf.gather(tf.reshape(totals, flat), indices, batch_dims=1)
+        return tokens, indices // self.width, new_scores
 
     def rank(self, scores, lengths):
         return scores / self._penalty(lengths)
@@ -99,12 +145,12 @@ def search_from_config(config: DecodingConfig, name: str) -> Search:
     raise ValueError(f"search {name!r} is not one of {SEARCHES}")
 
 
-@dataclasses.dataclass(frozen=True)
-class Hypotheses:
+class Hypotheses(NamedTuple):
     """The best hypothesis per sentence.
 
     token_ids [batch, steps] (padded with PAD after `[END]`), lengths [batch] (tokens up to
-    and including `[END]`), attention [batch, steps, src_len], scores [batch].
+    and including `[END]`), attention [batch, steps, src_len] (zeros after `[END]`),
+    scores [batch].
     """
 
     token_ids: tf.Tensor
@@ -123,33 +169,38 @@ def _reorder(tensor, parents):
     return tf.gather(tensor, parents, batch_dims=1)
 
 
-def _restrict_special_tokens(log_probs, finished):
-    """Live hypotheses may not emit PAD/UNK/START; finished ones emit only PAD, at no cost."""
-    vocab = tf.shape(log_probs)[-1]
-    forbidden = tf.reduce_sum(tf.one_hot(_FORBIDDEN_IDS, vocab), axis=0) * NEG_INF
-    pad_only = (1.0 - tf.one_hot(words.PAD_ID, vocab)) * NEG_INF
-    return tf.where(finished[:, :, tf.newaxis], pad_only, log_probs + forbidden)
-
-
 StepFn = Callable[[tf.Tensor, object, list], tuple[tf.Tensor, tf.Tensor, list]]
 
 
 class _LoopState(NamedTuple):
-    """What one search step reads and writes; n = batch * width rows where flat."""
+    """What one search step reads and writes. The rows are the b sentences still searched,
+    n = b * width hypotheses where flat: a sentence whose hypotheses have all finished
+    leaves, its best hypothesis written to `results`, and no later step computes it."""
 
     step: tf.Tensor  # int32 [], tokens emitted so far
+    sentences: tf.Tensor  # int32 [b], each row's index in the batch
+    max_lengths: tf.Tensor  # int32 [b]
+    memory: object  # what the decoder reads of each hypothesis' sentence, each [n, ...]
     tokens: tf.Tensor  # int32 [n], the last token of each hypothesis
     decoder_state: list  # the decoder's state (RNN state, Transformer cache), each [n, ...]
-    scores: tf.Tensor  # float32 [batch, width], summed log-probabilities
-    finished: tf.Tensor  # bool [batch, width]
-    lengths: tf.Tensor  # int32 [batch, width], tokens up to and including [END]
-    sequences: tf.Tensor  # int32 [batch, width, step]
-    attention: tf.Tensor  # float32 [batch, width, step, src_len]
+    scores: tf.Tensor  # float32 [b, width], summed log-probabilities
+    finished: tf.Tensor  # bool [b, width]
+    lengths: tf.Tensor  # int32 [b, width], tokens up to and including [END]
+    sequences: tf.Tensor  # int32 [b, width, step]
+    attention: tf.Tensor  # float32 [b, width, step, src_len]
+    results: Hypotheses  # of the whole batch, [batch, max steps, ...]: rows that left
 
     def shape_invariants(self, width: int) -> _LoopState:
         """The shapes that may change from step to step left unknown."""
+
+        def rows_unknown(tensor):
+            return tf.TensorShape([None]).concatenate(tensor.shape[1:])
+
         return _LoopState(
             step=tf.TensorShape([]),
+            sentences=tf.TensorShape([None]),
+            max_lengths=tf.TensorShape([None]),
+            memory=tf.nest.map_structure(rows_unknown, self.memory),
             tokens=tf.TensorShape([None]),
             # A Transformer's cache grows by a position each step: only the last size is fixed.
             decoder_state=[
@@ -161,7 +212,69 @@ class _LoopState(NamedTuple):
             lengths=tf.TensorShape([None, width]),
             sequences=tf.TensorShape([None, width, None]),
             attention=tf.TensorShape([None, width, None, None]),
+            results=tf.nest.map_structure(lambda tensor: tensor.shape, self.results),
         )
+
+
+def _by_sentence(tensor, width: int):
+    """[b * width, ...] -> [b, width, ...]."""
+    rows = tf.shape(tensor)[0] // width
+    return tf.reshape(tensor, tf.concat([[rows, width], tf.shape(tensor)[1:]], axis=0))
+
+
+def _by_hypothesis(tensor):
+    """[b, width, ...] -> [b * width, ...]."""
+    shape = tf.shape(tensor)
+    return tf.reshape(tensor, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
+
+
+def _retire_finished(state: _LoopState, search: Search) -> _LoopState:
+    """Writes the best hypothesis of each sentence whose hypotheses have all finished into
+    `results` and drops those sentences' rows from the rest of the state."""
+    done = tf.reduce_all(state.finished, axis=1)  # [b]
+    leaving = tf.where(done)[:, 0]
+    best = tf.argmax(search.rank(state.scores, state.lengths), axis=1, output_type=tf.int32)
+
+    def best_of_leaving(tensor):  # [b, width, ...] -> [leaving, ...]
+        return tf.gather(tf.gather(tensor, best, batch_dims=1), leaving)
+
+    rows = tf.gather(state.sentences, leaving)[:, tf.newaxis]
+    later_steps = tf.shape(state.results.token_ids)[1] - state.step
+    found = Hypotheses(
+        token_ids=tf.pad(best_of_leaving(state.sequences), [[0, 0], [0, later_steps]]),
+        lengths=best_of_leaving(state.lengths),
+        attention=tf.pad(best_of_leaving(state.attention), [[0, 0], [0, later_steps], [0, 0]]),
+        scores=best_of_leaving(state.scores),
+    )
+    results = Hypotheses(
+        *(
+            tf.tensor_scatter_nd_update(all_rows, rows, update)
+            for all_rows, update in zip(state.results, found, strict=True)
+        )
+    )
+    staying = ~done
+    width = search.width
+
+    def per_sentence(tensor):
+        return tf.boolean_mask(tensor, staying)
+
+    def per_hypothesis(tensor):
+        return _by_hypothesis(tf.boolean_mask(_by_sentence(tensor, width), staying))
+
+    return _LoopState(
+        step=state.step,
+        sentences=per_sentence(state.sentences),
+        max_lengths=per_sentence(state.max_lengths),
+        memory=tf.nest.map_structure(per_hypothesis, state.memory),
+        tokens=per_hypothesis(state.tokens),
+        decoder_state=[per_hypothesis(s) for s in state.decoder_state],
+        scores=per_sentence(state.scores),
+        finished=per_sentence(state.finished),
+        lengths=per_sentence(state.lengths),
+        sequences=per_sentence(state.sequences),
+        attention=per_sentence(state.attention),
+        results=results,
+    )
 
 
 def decode(
@@ -180,43 +293,32 @@ def decode(
     each hypothesis; source_mask [batch, src_len] sizes the attention history;
     decoder_state: list of [batch, ...] tensors that `decode` reorders with the hypotheses
     (an RNN's state, a Transformer's key/value cache); max_lengths [batch] int32 bounds each
-    output.
+    output. A sentence stops costing steps once its hypotheses have all finished
+    (`_retire_finished`), as in JoeyNMT's and OpenNMT's searches.
     """
     width = search.width
     batch = tf.shape(source_mask)[0]
     src_len = tf.shape(source_mask)[1]
-    memory = tf.nest.map_structure(lambda tensor: tile_hypotheses(tensor, width), memory)
     max_lengths = tf.cast(max_lengths, tf.int32)
-
-    def unflatten(tensor):
-        return tf.reshape(tensor, tf.concat([[batch, width], tf.shape(tensor)[1:]], axis=0))
-
-    def flatten(tensor):
-        return tf.reshape(tensor, tf.concat([[batch * width], tf.shape(tensor)[2:]], axis=0))
-
-    def not_done(state: _LoopState):
-        return tf.logical_and(
-            state.step < tf.reduce_max(max_lengths), ~tf.reduce_all(state.finished)
-        )
+    max_steps = tf.reduce_max(tf.concat([max_lengths, [0]], axis=0))
 
     def body(state: _LoopState) -> tuple[_LoopState]:
-        logits, weights, decoder_state = step_fn(state.tokens, memory, state.decoder_state)
-        log_probs = unflatten(tf.nn.log_softmax(tf.cast(logits, tf.float32)))
-        log_probs = _restrict_special_tokens(log_probs, state.finished)
-        new_tokens, parents, scores = search.select(
-            log_probs, state.scores, state.lengths, state.finished
-        )
+        logits, weights, decoder_state = step_fn(state.tokens, state.memory, state.decoder_state)
+        next_tokens = NextTokens.from_logits(_by_sentence(logits, width), state.finished)
+        new_tokens, parents, scores = search.select(next_tokens, state.scores, state.lengths)
         finished = _reorder(state.finished, parents)
         lengths = _reorder(state.lengths, parents) + tf.cast(~finished, tf.int32)
-        step_weights = _reorder(unflatten(tf.cast(weights, tf.float32)), parents)
-        next_state = _LoopState(
+        step_weights = _reorder(_by_sentence(tf.cast(weights, tf.float32), width), parents)
+        stepped = state._replace(
             step=state.step + 1,
-            tokens=flatten(new_tokens),
-            decoder_state=[flatten(_reorder(unflatten(s), parents)) for s in decoder_state],
+            tokens=_by_hypothesis(new_tokens),
+            decoder_state=[
+                _by_hypothesis(_reorder(_by_sentence(s, width), parents)) for s in decoder_state
+            ],
             scores=scores,
             finished=finished
             | (new_tokens == words.END_ID)
-            | (state.step + 1 >= max_lengths[:, tf.newaxis]),
+            | (state.step + 1 >= state.max_lengths[:, tf.newaxis]),
             lengths=lengths,
             sequences=tf.concat(
                 [_reorder(state.sequences, parents), new_tokens[..., None]], axis=2
@@ -225,10 +327,14 @@ def decode(
                 [_reorder(state.attention, parents), step_weights[:, :, None]], axis=2
             ),
         )
-        return (next_state,)  # while_loop's variables: a 1-tuple of the named state
+        any_done = tf.reduce_any(tf.reduce_all(stepped.finished, axis=1))
+        return (tf.cond(any_done, lambda: _retire_finished(stepped, search), lambda: stepped),)
 
     initial = _LoopState(
         step=tf.constant(0),
+        sentences=tf.range(batch),
+        max_lengths=max_lengths,
+        memory=tf.nest.map_structure(lambda tensor: tile_hypotheses(tensor, width), memory),
         tokens=tf.fill([batch * width], tf.constant(words.START_ID, tf.int32)),
         decoder_state=[tile_hypotheses(s, width) for s in decoder_state],
         # Only the first hypothesis is live at the start, so beams do not all pick one token.
@@ -239,14 +345,20 @@ def decode(
         lengths=tf.zeros([batch, width], tf.int32),
         sequences=tf.zeros([batch, width, 0], tf.int32),
         attention=tf.zeros([batch, width, 0, src_len], tf.float32),
+        results=Hypotheses(
+            token_ids=tf.fill([batch, max_steps], tf.constant(words.PAD_ID, tf.int32)),
+            lengths=tf.zeros([batch], tf.int32),
+            attention=tf.zeros([batch, max_steps, src_len], tf.float32),
+            scores=tf.zeros([batch], tf.float32),
+        ),
     )
     (final,) = tf.while_loop(
-        not_done, body, (initial,), shape_invariants=(initial.shape_invariants(width),)
+        lambda state: tf.size(state.sentences) > 0,
+        body,
+        (initial,),
+        shape_invariants=(initial.shape_invariants(width),),
     )
-    best = tf.argmax(search.rank(final.scores, final.lengths), axis=1, output_type=tf.int32)
-    return Hypotheses(
-        token_ids=tf.gather(final.sequences, best, batch_dims=1),
-        lengths=tf.gather(final.lengths, best, batch_dims=1),
-        attention=tf.gather(final.attention, best, batch_dims=1),
-        scores=tf.gather(final.scores, best, batch_dims=1),
+    return final.results._replace(
+        token_ids=final.results.token_ids[:, : final.step],
+        attention=final.results.attention[:, : final.step],
     )
