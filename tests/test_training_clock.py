@@ -104,6 +104,7 @@ def test_the_budget_keeps_the_longest_epoch_ends_duration_for_the_partial_epochs
     # and 2 end at 12 and 19 s; epoch 3 stops after its third step (22 s), keeping 8 s for
     # its end, which finishes at the budget. Keeping the last end's 3 s would have run all
     # 4 steps and ended at 31 s.
+    assert clock.epoch_ends_seconds == [8.0, 3.0, 8.0]
     assert clock.epoch_end_seconds == 8.0
     assert clock.elapsed_seconds == 30.0
     assert len(history["loss"]) == 3

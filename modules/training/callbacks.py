@@ -97,6 +97,7 @@ class TrainingClock(keras.callbacks.Callback):
         self._now = now
         self.elapsed_seconds = 0.0
         self.epoch_end_seconds = 0.0  # the longest epoch end's duration (0 before the first)
+        self.epoch_ends_seconds: list[float] = []  # each epoch end's, measured with a budget
 
     def on_train_begin(self, logs=None):
         strategy = self.model.distribute_strategy
@@ -130,9 +131,8 @@ class TrainingClock(keras.callbacks.Callback):
             last_step = self.elapsed_seconds
             self._read_clock()
             if self._steps_this_epoch:
-                self.epoch_end_seconds = max(
-                    self.epoch_end_seconds, self.elapsed_seconds - last_step
-                )
+                self.epoch_ends_seconds.append(self.elapsed_seconds - last_step)
+                self.epoch_end_seconds = max(self.epoch_end_seconds, self.epoch_ends_seconds[-1])
             # Another epoch's end would not fit in the budget: stop here, not after one
             # more step and one more evaluation.
             self._stop_if_spent("stopping at its end")
@@ -220,4 +220,9 @@ class Throughput(keras.callbacks.Callback):
         used = self._clock.elapsed_seconds
         left = max(self._clock.budget_seconds - used, 0.0)
         budget = self._clock.budget_seconds / 60
-        return f"; {used / 60:.1f} of {budget:g} min used, {left / 60:.1f} min left"
+        end = (
+            f" (its end, the evaluation and backup, {self._clock.epoch_ends_seconds[-1]:.0f} s)"
+            if self._clock.epoch_ends_seconds
+            else ""
+        )
+        return f"{end}; {used / 60:.1f} of {budget:g} min used, {left / 60:.1f} min left"
