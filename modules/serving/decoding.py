@@ -228,10 +228,9 @@ def _by_hypothesis(tensor):
     return tf.reshape(tensor, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
 
 
-def _retire_finished(state: _LoopState, search: Search) -> _LoopState:
-    """Writes the best hypothesis of each sentence whose hypotheses have all finished into
-    `results` and drops those sentences' rows from the rest of the state."""
-    done = tf.reduce_all(state.finished, axis=1)  # [b]
+def _retire_finished(state: _LoopState, done, search: Search) -> _LoopState:
+    """Writes the best hypothesis of each sentence that is `done` [b] (all its hypotheses
+    finished) into `results` and drops those sentences' rows from the rest of the state."""
     leaving = tf.where(done)[:, 0]
     best = tf.argmax(search.rank(state.scores, state.lengths), axis=1, output_type=tf.int32)
 
@@ -327,8 +326,14 @@ def decode(
                 [_reorder(state.attention, parents), step_weights[:, :, None]], axis=2
             ),
         )
-        any_done = tf.reduce_any(tf.reduce_all(stepped.finished, axis=1))
-        return (tf.cond(any_done, lambda: _retire_finished(stepped, search), lambda: stepped),)
+        done = tf.reduce_all(stepped.finished, axis=1)  # [b]
+        return (
+            tf.cond(
+                tf.reduce_any(done),
+                lambda: _retire_finished(stepped, done, search),
+                lambda: stepped,
+            ),
+        )
 
     initial = _LoopState(
         step=tf.constant(0),

@@ -96,7 +96,6 @@ class TrainingClock(keras.callbacks.Callback):
         self._anneal = anneal
         self._now = now
         self.elapsed_seconds = 0.0
-        self.epoch_end_seconds = 0.0  # the longest epoch end's duration (0 before the first)
         self.epoch_ends_seconds: list[float] = []  # each epoch end's, measured with a budget
 
     def on_train_begin(self, logs=None):
@@ -132,7 +131,6 @@ class TrainingClock(keras.callbacks.Callback):
             self._read_clock()
             if self._steps_this_epoch:
                 self.epoch_ends_seconds.append(self.elapsed_seconds - last_step)
-                self.epoch_end_seconds = max(self.epoch_end_seconds, self.epoch_ends_seconds[-1])
             # Another epoch's end would not fit in the budget: stop here, not after one
             # more step and one more evaluation.
             self._stop_if_spent("stopping at its end")
@@ -141,6 +139,11 @@ class TrainingClock(keras.callbacks.Callback):
         self._set_learning_rate(self._advance_progress())
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+    @property
+    def epoch_end_seconds(self) -> float:
+        """The longest epoch end's duration so far (0 before the first)."""
+        return max(self.epoch_ends_seconds, default=0.0)
 
     def _read_clock(self) -> None:
         """Updates `elapsed_seconds`, agreed by all replicas."""
