@@ -12,6 +12,7 @@ from modules.training.checkpoint_averaging import (
     average_checkpoints,
     set_trainable_weights,
     trainable_weights,
+    weights_checkpoint,
 )
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import toy_batch
@@ -28,12 +29,13 @@ def test_the_average_is_the_element_wise_mean_of_the_checkpoints(tmp_path):
     model = toy_model()
     rng = np.random.default_rng(0)
     saved, paths = [], []
-    checkpoint = tf.train.Checkpoint(model=model)
-    for number in range(3):
+    checkpoint = weights_checkpoint(model)
+    for _ in range(3):
         weights = [rng.normal(size=w.shape).astype(w.dtype) for w in trainable_weights(model)]
         set_trainable_weights(model, weights)
         saved.append(weights)
-        paths.append(checkpoint.write(str(tmp_path / f"ckpt-{number}")))
+        # save(), as CheckpointManager does: with the checkpoint's save counter.
+        paths.append(checkpoint.save(str(tmp_path / "ckpt")))
 
     averaged = average_checkpoints(model, paths)
 
@@ -42,6 +44,15 @@ def test_the_average_is_the_element_wise_mean_of_the_checkpoints(tmp_path):
         expected = (saved[0][index] + saved[1][index] + saved[2][index]) / 3
         assert mean.dtype == saved[0][index].dtype
         np.testing.assert_allclose(mean, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_a_checkpoint_without_the_weights_is_refused_not_averaged(tmp_path):
+    model = toy_model()
+    # A checkpoint of model and optimizer (EpochCheckpoint's) holds them at other paths.
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt-other"))
+
+    with pytest.raises(AssertionError):
+        average_checkpoints(model, [path])
 
 
 class HeldWeights(keras.callbacks.Callback):

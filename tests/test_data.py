@@ -68,3 +68,10 @@ def test_a_token_limit_below_the_longest_bucket_still_gives_one_sentence_per_bat
     assert sizes[0] == 30 // (data.LENGTH_BUCKETS[0] - 1)
     assert sizes[-1] == 1
     assert data.bucket_batch_sizes(64, batch_tokens=0, max_length=64) == [64] * len(sizes)
+
+
+def test_batches_come_without_the_autotuning_thread(examples_file):
+    # Destroying an iterator waited for that thread's next wake-up: up to a minute, idle,
+    # at the Trainer's epoch ends (docs/benchmarks.md, whole pipeline).
+    batches = data.make_dataset([examples_file], FEATURE_SPEC, 64, shuffle=True)
+    assert batches.options().autotune.enabled is False

@@ -21,14 +21,20 @@ def set_trainable_weights(model: keras.Model, weights: list[np.ndarray]) -> None
         variable.assign(value)
 
 
+def weights_checkpoint(model: keras.Model) -> tf.train.Checkpoint:
+    """A checkpoint of the model's trainable variables only: a third of one with the
+    optimizer's moments too (19 against 58 MB for the default RNN)."""
+    return tf.train.Checkpoint(trainable_weights=model.trainable_variables)
+
+
 def average_checkpoints(model: keras.Model, paths: list[str]) -> list[np.ndarray]:
     """The element-wise mean of `trainable_weights(model)` over the checkpoints at `paths`
-    (each written by `tf.train.Checkpoint(model=model)`), summed in float64. Leaves
-    `model` holding the last checkpoint's weights."""
-    checkpoint = tf.train.Checkpoint(model=model)
+    (each written by `weights_checkpoint(model)`), summed in float64. Leaves `model`
+    holding the last checkpoint's weights."""
+    checkpoint = weights_checkpoint(model)
     total = None
     for path in paths:
-        checkpoint.restore(path).expect_partial()
+        checkpoint.restore(path).assert_existing_objects_matched()
         weights = [np.asarray(w, np.float64) for w in trainable_weights(model)]
         total = weights if total is None else [t + w for t, w in zip(total, weights, strict=True)]
     dtypes = [variable.dtype.as_numpy_dtype for variable in model.trainable_variables]
@@ -36,10 +42,10 @@ def average_checkpoints(model: keras.Model, paths: list[str]) -> list[np.ndarray
 
 
 class CheckpointAveraging(keras.callbacks.Callback):
-    """Saves the model's weights to `directory` every `every_steps` training steps, keeping
-    the newest `count`. At the end of training (after EarlyStopping has restored the best
-    epoch's weights) it evaluates their mean on `eval_data` and keeps it only when its eval
-    loss is lower than that of the weights the model holds."""
+    """Saves the model's trainable weights to `directory` every `every_steps` training
+    steps, keeping the newest `count`. At the end of training (after EarlyStopping has
+    restored the best epoch's weights) it evaluates their mean on `eval_data` and keeps it
+    only when its eval loss is lower than that of the weights the model holds."""
 
     def __init__(self, directory: str, count: int, every_steps: int, eval_data: tf.data.Dataset):
         super().__init__()
@@ -49,7 +55,7 @@ class CheckpointAveraging(keras.callbacks.Callback):
         self._eval_data = eval_data
 
     def on_train_begin(self, logs=None):
-        checkpoint = tf.train.Checkpoint(model=self.model)
+        checkpoint = weights_checkpoint(self.model)
         # Reopening the directory keeps the checkpoints of a run resumed after a kill.
         self._manager = tf.train.CheckpointManager(
             checkpoint, self._directory, max_to_keep=self._count

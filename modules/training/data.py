@@ -81,4 +81,8 @@ def make_dataset(
     # too few files to shard by file.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    # No autotuning thread: destroying an iterator (Keras drops one every epoch, and one
+    # per evaluation) waited for that thread's next wake-up, up to a minute, with the
+    # process idle. AUTOTUNE then means min(16, cores) parallel calls.
+    options.autotune.enabled = False
     return dataset.map(to_model_inputs).prefetch(tf.data.AUTOTUNE).with_options(options)
