@@ -18,10 +18,13 @@ from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import toy_batch
 
 
-def toy_model() -> RNNWithAttention:
+def toy_model(built: bool = True) -> RNNWithAttention:
+    """A compiled toy model; unless `built`, without variables until its first batch (as
+    the Trainer's model is when fit begins)."""
     model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=8, units=8)
     model.compile(optimizer=keras.optimizers.Adam(0.05))
-    model(toy_batch()[0])
+    if built:
+        model(toy_batch()[0])
     return model
 
 
@@ -77,7 +80,7 @@ def test_training_saves_the_newest_checkpoints_and_keeps_the_better_weights(tmp_
     tf.keras.utils.set_random_seed(5)
     batch = tf.data.Dataset.from_tensors(toy_batch())
     with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
-        model = toy_model()
+        model = toy_model(built=False)
     held = HeldWeights(zeroed)
     averaging = CheckpointAveraging(str(tmp_path), count=3, every_steps=4, eval_data=batch)
 

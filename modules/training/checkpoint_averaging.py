@@ -55,20 +55,19 @@ class CheckpointAveraging(keras.callbacks.Callback):
         self._eval_data = eval_data
 
     def on_train_begin(self, logs=None):
-        checkpoint = weights_checkpoint(self.model)
-        # Reopening the directory keeps the checkpoints of a run resumed after a kill.
-        self._manager = tf.train.CheckpointManager(
-            checkpoint, self._directory, max_to_keep=self._count
-        )
+        self._checkpoints = None
         self._step = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
         if self._step % self._every_steps == 0:
-            self._manager.save(checkpoint_number=self._step)
+            self._manager().save(checkpoint_number=self._step)
 
     def on_train_end(self, logs=None):
-        paths = self._manager.checkpoints
+        if not self.model.trainable_variables:
+            logging.info("Checkpoint averaging skipped: the model has no weights")
+            return
+        paths = self._manager().checkpoints
         if len(paths) < 2:
             logging.info("Checkpoint averaging skipped: %d checkpoint(s) saved", len(paths))
             return
@@ -85,6 +84,15 @@ class CheckpointAveraging(keras.callbacks.Callback):
             f"{averaged_loss:.3f} against {held_loss:.3f} for the best epoch's weights; "
             f"keeping {'the average' if keep else 'the best epoch'}"
         )
+
+    def _manager(self) -> tf.train.CheckpointManager:
+        """The checkpoints, made once the model has its variables (after its first step):
+        reopening the directory keeps those of a run resumed after a kill."""
+        if self._checkpoints is None:
+            self._checkpoints = tf.train.CheckpointManager(
+                weights_checkpoint(self.model), self._directory, max_to_keep=self._count
+            )
+        return self._checkpoints
 
     def _eval_loss(self) -> float:
         return float(self.model.evaluate(self._eval_data, verbose=0, return_dict=True)["loss"])
