@@ -1,5 +1,6 @@
-"""Distributed training: two replicas in one process follow the one-replica curve; two
-worker processes (MultiWorkerMirroredStrategy over 127.0.0.1) stay in sync."""
+"""Distributed training: one device trains under the default strategy, two replicas in one
+process follow the one-replica curve, two worker processes (MultiWorkerMirroredStrategy over
+127.0.0.1) stay in sync."""
 
 import json
 import os
@@ -31,6 +32,17 @@ def loss_curve(process: subprocess.Popen) -> dict:
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
     return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_one_device_trains_under_the_default_strategy():
+    import tensorflow as tf
+
+    from modules.training import distribution
+
+    # A MirroredStrategy's input iterator would keep tf.data's autotuning (choose_strategy).
+    strategy = distribution.choose_strategy()
+    assert strategy is tf.distribute.get_strategy()
+    assert strategy.num_replicas_in_sync == 1
 
 
 @pytest.mark.parametrize("architecture", ["rnn", "transformer"])

@@ -66,12 +66,19 @@ def mirrored_strategy(devices: list[str]) -> tf.distribute.MirroredStrategy:
 def choose_strategy() -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy when TF_CONFIG names several workers, else
     MirroredStrategy over every local GPU (or every logical CPU device when there is no
-    GPU: one replica unless logical CPU devices were configured)."""
-    workers = cluster_workers()
-    if len(workers) > 1:
+    GPU) when there are several, else the default strategy on the one device.
+
+    One device gets no MirroredStrategy: it would feed the model through a
+    MultiDeviceIterator, whose per-device datasets keep tf.data's autotuning, and every
+    iterator that Keras destroys (one an epoch, one an evaluation) would then wait for its
+    autotuning thread's next wake-up, up to a minute with the process idle."""
+    if len(cluster_workers()) > 1:
+        # Before local_devices(), which starts TensorFlow's context.
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    elif len(devices := local_devices()) > 1:
+        strategy = mirrored_strategy(devices)
     else:
-        strategy = mirrored_strategy(local_devices())
+        strategy = tf.distribute.get_strategy()
     logging.info(
         "Distribution: %s with %d replica(s) in sync",
         type(strategy).__name__,
