@@ -124,7 +124,9 @@ def test_interrupted_runs_resume_and_reruns_follow_code_and_settings(code, tmp_p
     config = synthetic_pipeline_config(
         tmp_path,
         epochs=EPOCHS,
-        steps_per_epoch=100,
+        # Epochs long enough (several seconds) that the kill at an epoch's end lands in the
+        # next one: 100 steps took about a second once epoch ends no longer idled.
+        steps_per_epoch=600,
         batch_size=8,
         early_stopping_patience=0,
         bleu_floor=0.0,
