@@ -8,11 +8,14 @@ import tf_keras as keras
 from modules.model.config import ModelConfig
 from modules.model.losses import smoothed_token_losses
 from modules.model.rnn import RNNWithAttention
+from modules.serving import decoding
 from modules.text import words
 from modules.training import trainer
 from modules.training.config import TrainingConfig
 from tests.helpers import TOY_VOCAB as VOCAB
 from tests.helpers import fit_until_memorised, greedy_words, toy_batch
+
+SMALL_RNN = ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0)
 
 
 @pytest.mark.parametrize(
@@ -59,10 +62,7 @@ def mixed_precision_model(precision: str):
     """A small RNN compiled in `precision`, seeded."""
     tf.keras.utils.set_random_seed(1)
     return trainer.build_model(
-        ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=0.0),
-        TrainingConfig(learning_rate=0.02, precision=precision),
-        VOCAB,
-        VOCAB,
+        SMALL_RNN, TrainingConfig(learning_rate=0.02, precision=precision), VOCAB, VOCAB
     )
 
 
@@ -82,6 +82,54 @@ def test_a_mixed_precision_model_keeps_float32_weights_and_overfits_one_batch(
     assert model.decoder.output_layer.compute_dtype == compute_dtype
     assert {weight.dtype for weight in model.weights} == {tf.float32}
     assert history["loss"][-1] < 0.1
+
+
+def searched(model, source_ids, search) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids [batch, steps], scores [batch]) of `search` by `model`."""
+    memory, state = model.encode(tf.constant(source_ids))
+    max_lengths = tf.fill([source_ids.shape[0]], 12)
+    hyps = decoding.decode(model.decoder.step, memory, memory.mask, state, max_lengths, search)
+    return hyps.token_ids.numpy(), hyps.scores.numpy()
+
+
+@pytest.mark.parametrize(
+    ("precision", "compute_dtype"), [("mixed_bfloat16", tf.bfloat16), ("mixed_float16", tf.float16)]
+)
+def test_the_serving_copy_of_a_mixed_model_stores_16_bit_weights_and_computes_the_same(
+    precision, compute_dtype
+):
+    inputs, target_out = toy_batch()
+    model = mixed_precision_model(precision)
+    model.fit(inputs, target_out, batch_size=8, epochs=30, verbose=0)
+    copy = trainer.serving_model(model, SMALL_RNN, VOCAB, VOCAB)
+    assert {weight.dtype for weight in copy.weights} == {compute_dtype}
+    assert {weight.dtype for weight in model.weights} == {tf.float32}
+    for stored, trained in zip(copy.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(stored.numpy(), tf.cast(trained, compute_dtype).numpy())
+    source = inputs["source_ids"]
+    for search in (decoding.Greedy(), decoding.BeamSearch(width=3)):
+        expected_ids, expected_scores = searched(model, source, search)
+        ids, scores = searched(copy, source, search)
+        np.testing.assert_array_equal(ids, expected_ids)
+        np.testing.assert_array_equal(scores, expected_scores)
+    # And teacher-forced logits, bit for bit.
+    np.testing.assert_array_equal(
+        copy(inputs, training=False).numpy(), model(inputs, training=False).numpy()
+    )
+
+
+def test_a_float32_model_and_a_transformer_are_exported_as_trained():
+    tf.keras.utils.set_random_seed(1)
+    float32_model = mixed_precision_model("float32")
+    assert trainer.serving_model(float32_model, SMALL_RNN, VOCAB, VOCAB) is float32_model
+    tiny_transformer = ModelConfig(
+        architecture="transformer", layers=1, model_width=16, heads=2, feed_forward_width=32
+    )
+    transformer = trainer.build_model(
+        tiny_transformer, TrainingConfig(precision="mixed_bfloat16"), VOCAB, VOCAB
+    )
+    # Its LayerNormalization computes in float32 under a mixed policy, in bfloat16 in a copy.
+    assert trainer.serving_model(transformer, tiny_transformer, VOCAB, VOCAB) is transformer
 
 
 def test_a_float16_step_whose_gradients_overflow_is_skipped_and_the_scale_comes_down():

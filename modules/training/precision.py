@@ -9,7 +9,8 @@
 - CPUs with AVX-512 BF16 or AMX: mixed bfloat16, faster there at the same quality
   (docs/benchmarks.md, 1 and 12).
 
-With several GPUs the least capable decides. Mixed policies keep the weights in float32.
+With several GPUs the least capable decides. Mixed policies train float32 weights; the exported
+RNN stores them in the compute dtype (`trainer.serving_model`).
 No GPU figure exists yet: the GPU choices follow the hardware's documented number formats.
 """
 

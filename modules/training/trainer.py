@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -70,6 +71,18 @@ class TrainerConfig:
         )
 
 
+@contextlib.contextmanager
+def dtype_policy(policy: str):
+    """Keras layers take the global dtype policy when they are constructed: set it for the
+    layers built inside only."""
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
 def build_model(
     model_config: ModelConfig,
     training_config: TrainingConfig,
@@ -86,15 +99,10 @@ def build_model(
     if model_config.architecture == "rnn":
         implementation, why = resolve_implementation(model_config.recurrent_implementation)
         progress.report(f"Recurrent layers: {implementation} ({why})")
-    # Keras layers take the global dtype policy when they are constructed; keep it local.
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
+    with dtype_policy(policy):
         model = architectures.build(
             model_config, source_vocab_size, target_vocab_size, ids_shared=ids_shared
         )
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
     learning_rate = training_config.learning_rate
     if training_config.schedule_for(model_config.architecture) == "inverse_sqrt":
         learning_rate = InverseSquareRoot(learning_rate, training_config.warmup_steps)
@@ -119,6 +127,14 @@ def backup_directory(config: TrainerConfig, fn_args: FnArgs) -> str:
     )
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
     return os.path.join(config.backup_root, digest)
+
+
+def vocabulary_sizes(tft_output: tft.TFTransformOutput) -> tuple[int, int]:
+    """(source, target) vocabulary sizes of the Transform graph."""
+    return tuple(
+        tft_output.vocabulary_size_by_name(name)
+        for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
+    )
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -159,10 +175,7 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
     eval_batches = data.make_dataset(
         fn_args.eval_files, feature_spec, training.batch_size, shuffle=False, **batching
     )
-    vocab_sizes = [
-        tft_output.vocabulary_size_by_name(name)
-        for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
-    ]
+    vocab_sizes = vocabulary_sizes(tft_output)
     logging.info("Vocabulary sizes (source, target): %s; %d replica(s)", vocab_sizes, replicas)
     with strategy.scope():
         model = build_model(config.model, training, *vocab_sizes, ids_shared=config.text.ids_shared)
@@ -222,10 +235,59 @@ def training_callbacks(
     ]
 
 
+# Layers whose arithmetic follows their variables' dtype: under a mixed policy they
+# compute in float32, so a copy with 16-bit variables would not compute the same.
+_VARIABLE_DTYPE_ARITHMETIC = (
+    keras.layers.LayerNormalization,
+    keras.layers.BatchNormalization,
+)
+
+
+def serving_model(
+    model: TranslationModel,
+    model_config: ModelConfig,
+    source_vocab_size: int,
+    target_vocab_size: int,
+    *,
+    ids_shared: bool = False,
+) -> TranslationModel:
+    """The model to export. Under a mixed policy, a copy of `model` whose variables are
+    stored in its compute dtype, each weight rounded once as every use rounds it: the
+    same arithmetic, without a search step casting every weight again (a fifth of a
+    greedy step on a CPU, docs/benchmarks.md). `model` itself where nothing is cast, or
+    where a layer computes in its variables' dtype (the Transformer's LayerNormalization).
+    The other arguments are `model`'s, as `build_model` took them."""
+    policy = model.dtype_policy
+    if policy.compute_dtype == policy.variable_dtype or any(
+        isinstance(layer, _VARIABLE_DTYPE_ARITHMETIC) for layer in model.submodules
+    ):
+        return model
+    with dtype_policy(policy.compute_dtype):
+        copy = architectures.build(
+            model_config, source_vocab_size, target_vocab_size, ids_shared=ids_shared
+        )
+    ids = tf.ones([1, 2], tf.int64)
+    copy({"source_ids": ids, "target_in": ids}, training=False)
+    # Built alike, the two list their weights in one order (their names differ by Keras'
+    # unique-name suffixes).
+    for stored, trained in zip(copy.weights, model.weights, strict=True):
+        if (stored.shape, stored.name.rpartition("/")[2]) != (
+            trained.shape,
+            trained.name.rpartition("/")[2],
+        ):
+            raise AssertionError(f"serving copy: {stored.name} does not match {trained.name}")
+        stored.assign(tf.cast(trained, stored.dtype))
+    return copy
+
+
 def export_trained(model, tft_output, config: TrainerConfig, fn_args: FnArgs) -> None:
-    """Exports the SavedModel; on a non-chief worker to scratch space, then removed."""
+    """Exports the SavedModel (`serving_model`); on a non-chief worker to scratch space,
+    then removed."""
     export_dir = distribution.output_directory(fn_args.serving_model_dir)
-    export.save(model, tft_output, config.text, config.decoding, export_dir)
+    exported = serving_model(
+        model, config.model, *vocabulary_sizes(tft_output), ids_shared=config.text.ids_shared
+    )
+    export.save(exported, tft_output, config.text, config.decoding, export_dir)
     if distribution.is_chief():
         logging.info("Exported the translation SavedModel to %s", export_dir)
         return
