@@ -39,7 +39,8 @@ class NextTokens(NamedTuple):
     @classmethod
     def from_logits(cls, logits, finished) -> NextTokens:
         """logits [batch, width, vocab] (any float dtype), finished [batch, width]."""
-        vocab = tf.shape(logits)[-1]
+        # Known when traced (the output layer's width), so the mask is a constant.
+        vocab = logits.shape[-1] or tf.shape(logits)[-1]
         forbidden = tf.reduce_sum(tf.one_hot(_FORBIDDEN_IDS, vocab), axis=0) * NEG_INF
         return cls(tf.nn.log_softmax(tf.cast(logits, tf.float32)) + forbidden, finished)
 
@@ -305,26 +306,26 @@ def decode(
         logits, weights, decoder_state = step_fn(state.tokens, state.memory, state.decoder_state)
         next_tokens = NextTokens.from_logits(_by_sentence(logits, width), state.finished)
         new_tokens, parents, scores = search.select(next_tokens, state.scores, state.lengths)
-        finished = _reorder(state.finished, parents)
-        lengths = _reorder(state.lengths, parents) + tf.cast(~finished, tf.int32)
-        step_weights = _reorder(_by_sentence(tf.cast(weights, tf.float32), width), parents)
+
+        def reorder(tensor):  # [b, width, ...] by parent; a lone hypothesis is its own
+            return tensor if width == 1 else _reorder(tensor, parents)
+
+        finished = reorder(state.finished)
+        lengths = reorder(state.lengths) + tf.cast(~finished, tf.int32)
+        step_weights = reorder(_by_sentence(tf.cast(weights, tf.float32), width))
         stepped = state._replace(
             step=state.step + 1,
             tokens=_by_hypothesis(new_tokens),
-            decoder_state=[
-                _by_hypothesis(_reorder(_by_sentence(s, width), parents)) for s in decoder_state
-            ],
+            decoder_state=decoder_state
+            if width == 1
+            else [_by_hypothesis(reorder(_by_sentence(s, width))) for s in decoder_state],
             scores=scores,
             finished=finished
             | (new_tokens == words.END_ID)
             | (state.step + 1 >= state.max_lengths[:, tf.newaxis]),
             lengths=lengths,
-            sequences=tf.concat(
-                [_reorder(state.sequences, parents), new_tokens[..., None]], axis=2
-            ),
-            attention=tf.concat(
-                [_reorder(state.attention, parents), step_weights[:, :, None]], axis=2
-            ),
+            sequences=tf.concat([reorder(state.sequences), new_tokens[..., None]], axis=2),
+            attention=tf.concat([reorder(state.attention), step_weights[:, :, None]], axis=2),
         )
         done = tf.reduce_all(stepped.finished, axis=1)  # [b]
         return (
