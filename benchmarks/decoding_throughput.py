@@ -28,21 +28,20 @@ def test_sources(examples_uri: str, count: int) -> list[bytes]:
 
 
 def keras_model_with_saved_weights(config, tft_output, saved_model_dir: str):
-    """The project's Keras model holding the SavedModel's variables (for the eager loop)."""
+    """The project's Keras model as exported (`trainer.serving_model`), holding the
+    SavedModel's variables (for the eager loop)."""
     import tensorflow as tf
 
-    from modules.text import transform
     from modules.training import trainer
 
-    vocab_sizes = [
-        tft_output.vocabulary_size_by_name(name)
-        for name in (transform.SOURCE_VOCABULARY, transform.TARGET_VOCABULARY)
-    ]
-    model = trainer.build_model(
-        config.model, config.training, *vocab_sizes, ids_shared=config.transform.ids_shared
+    vocab_sizes = trainer.vocabulary_sizes(tft_output)
+    ids_shared = config.transform.ids_shared
+    trained = trainer.build_model(
+        config.model, config.training, *vocab_sizes, ids_shared=ids_shared
     )
     ids = tf.ones([1, 2], tf.int64)
-    model({"source_ids": ids, "target_in": ids}, training=False)
+    trained({"source_ids": ids, "target_in": ids}, training=False)
+    model = trainer.serving_model(trained, config.model, *vocab_sizes, ids_shared=ids_shared)
     variables = os.path.join(saved_model_dir, "variables", "variables")
     restored = tf.train.Checkpoint(model=model).read(variables)
     restored.expect_partial().assert_existing_objects_matched()
