@@ -73,9 +73,10 @@ class TrainingConfig(Settings):
     precision: str = setting(
         "auto",
         "compute precision: mixed_bfloat16 and mixed_float16 compute in 16 bits with float32 "
-        "weights (mixed_float16 with dynamic loss scaling); auto picks mixed_bfloat16 on "
-        "GPUs of compute capability 8.0 and up and on CPUs with AVX-512 BF16 or AMX, "
-        "mixed_float16 on GPUs of 7.x, float32 elsewhere (docs/gpu-and-cluster.md)",
+        "weights (mixed_float16 with dynamic loss scaling; the exported RNN stores them in "
+        "16 bits); auto picks mixed_bfloat16 on GPUs of compute capability 8.0 and up and "
+        "on CPUs with AVX-512 BF16 or AMX, mixed_float16 on GPUs of 7.x, float32 elsewhere "
+        "(docs/gpu-and-cluster.md)",
         PRECISIONS,
     )
 
