@@ -114,6 +114,33 @@ def test_search_quality_smoke(tiny_pipeline_run, tmp_path):
     assert all(_is_score(row["bleu"]) and row["sentences"] > 0 for row in results["rows"])
 
 
+def test_length_penalty_chooses_on_eval_and_reproduces_the_exported_beam_search(
+    tiny_pipeline_run, tmp_path
+):
+    config, _ = tiny_pipeline_run
+    flags = cli.config_flags(config)
+    run_alpha = config.decoding.length_penalty
+    results = _run_benchmark(
+        "length_penalty", "--alphas", "0", str(run_alpha), "2", *flags, out=tmp_path
+    )
+    rows = results["rows"]
+    assert [(r["split"], r["length_penalty"]) for r in rows[:3]] == [
+        ("eval", 0.0),
+        ("eval", run_alpha),
+        ("eval", 2.0),
+    ]
+    chosen = results["settings"]["chosen_on_eval"]
+    assert chosen == max(rows[:3], key=lambda r: r["bleu"])["length_penalty"]
+    tests = {r["length_penalty"]: r for r in rows[3:]}
+    assert set(tests) == {run_alpha, chosen} and all(r["split"] == "test" for r in rows[3:])
+    exported = _run_benchmark(
+        "search_quality", "--output-roots", config.runtime.output_root, *flags, out=tmp_path
+    )
+    (exported_beam,) = [r for r in exported["rows"] if r["search"] == "beam"]
+    assert tests[run_alpha]["bleu"] == exported_beam["bleu"]
+    assert tests[run_alpha]["chrf"] == exported_beam["chrf"]
+
+
 def test_serving_load_smoke(tiny_pipeline_run, tmp_path):
     config, _ = tiny_pipeline_run
     (version,) = Path(config.serving_model_dir).iterdir()
