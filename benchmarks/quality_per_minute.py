@@ -49,6 +49,9 @@ VARIANTS = {
     "rnn-rate-3e-3": {**RNN, "learning_rate": 3e-3},
     # No dropout: a 12-minute budget sees each sentence about 5 times.
     "rnn-dropout-0": {**RNN, "dropout": 0.0},
+    # The output layer is the target embeddings, transposed; with the joint vocabulary one
+    # matrix embeds both languages too (Press and Wolf, 2017).
+    "rnn-tied-embeddings": {**RNN, "tied_embeddings": True},
     # Its default sizes, with its warm-up and inverse-square-root schedule (`auto`).
     "transformer": {"architecture": "transformer"},
     "transformer-rate-2e-3-clipped": {

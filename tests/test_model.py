@@ -1,5 +1,7 @@
 """The model learns: it overfits one small batch and greedy decoding reproduces it."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -24,6 +26,7 @@ SMALL_RNN = ModelConfig(architecture="rnn", embedding_dim=16, units=32, dropout=
         {"attention": "bahdanau"},
         {"attention": "luong_general", "cell": "lstm"},
         {"attention": "luong_dot", "bidirectional": True, "encoder_layers": 2},
+        {"tied_embeddings": True, "shared_embeddings": True, "bidirectional": True},
     ],
 )
 def test_overfits_one_batch_and_greedy_decoding_reproduces_the_targets(options):
@@ -35,6 +38,29 @@ def test_overfits_one_batch_and_greedy_decoding_reproduces_the_targets(options):
     assert history["loss"][0] > 2.0
     assert history["loss"][-1] < 0.05
     assert history["accuracy"][-1] == 1.0
+
+
+def test_tied_embeddings_are_one_matrix_that_embeds_both_languages_and_makes_the_logits():
+    tf.keras.utils.set_random_seed(3)
+    inputs, _ = toy_batch()
+    model = RNNWithAttention(
+        VOCAB, VOCAB, embedding_dim=16, units=32, tied_embeddings=True, shared_embeddings=True
+    )
+    model(inputs)
+    (matrix,) = [weight for weight in model.weights if weight.shape == (VOCAB, 16)]
+    assert model.encoder.embedding is model.decoder.embedding
+    vectors = tf.random.normal([3, 16])
+    output = model.decoder.output_layer
+    expected = tf.matmul(vectors, matrix, transpose_b=True) + output.bias
+    np.testing.assert_allclose(output(vectors).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    # Without one joint vocabulary only the decoder's output is tied to its embeddings.
+    separate = RNNWithAttention(VOCAB, VOCAB, embedding_dim=16, units=32, tied_embeddings=True)
+    separate(inputs)
+    assert len([weight for weight in separate.weights if weight.shape == (VOCAB, 16)]) == 2
+    with pytest.raises(ValueError, match="one vocabulary: 30 source and 31 target ids"):
+        RNNWithAttention(
+            30, 31, embedding_dim=16, units=32, tied_embeddings=True, shared_embeddings=True
+        )
 
 
 def test_loss_ignores_padding():
@@ -58,12 +84,11 @@ def test_training_logits_are_the_full_logits_at_the_real_target_tokens():
     np.testing.assert_allclose(logits.numpy(), model(inputs).numpy()[real], atol=1e-5)
 
 
-def mixed_precision_model(precision: str):
-    """A small RNN compiled in `precision`, seeded."""
+def mixed_precision_model(precision: str, model_config: ModelConfig = SMALL_RNN):
+    """A small RNN compiled in `precision`, seeded, on one joint vocabulary."""
     tf.keras.utils.set_random_seed(1)
-    return trainer.build_model(
-        SMALL_RNN, TrainingConfig(learning_rate=0.02, precision=precision), VOCAB, VOCAB
-    )
+    training = TrainingConfig(learning_rate=0.02, precision=precision)
+    return trainer.build_model(model_config, training, VOCAB, VOCAB, ids_shared=True)
 
 
 @pytest.mark.parametrize(
@@ -93,15 +118,21 @@ def searched(model, source_ids, search) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    ("precision", "compute_dtype"), [("mixed_bfloat16", tf.bfloat16), ("mixed_float16", tf.float16)]
+    ("precision", "compute_dtype", "model_config"),
+    [
+        ("mixed_bfloat16", tf.bfloat16, SMALL_RNN),
+        ("mixed_float16", tf.float16, SMALL_RNN),
+        ("mixed_bfloat16", tf.bfloat16, dataclasses.replace(SMALL_RNN, tied_embeddings=True)),
+    ],
+    ids=["bfloat16", "float16", "bfloat16 tied"],
 )
 def test_the_serving_copy_of_a_mixed_model_stores_16_bit_weights_and_computes_the_same(
-    precision, compute_dtype
+    precision, compute_dtype, model_config
 ):
     inputs, target_out = toy_batch()
-    model = mixed_precision_model(precision)
+    model = mixed_precision_model(precision, model_config)
     model.fit(inputs, target_out, batch_size=8, epochs=30, verbose=0)
-    copy = trainer.serving_model(model, SMALL_RNN, VOCAB, VOCAB)
+    copy = trainer.serving_model(model, model_config, VOCAB, VOCAB, ids_shared=True)
     assert {weight.dtype for weight in copy.weights} == {compute_dtype}
     assert {weight.dtype for weight in model.weights} == {tf.float32}
     for stored, trained in zip(copy.weights, model.weights, strict=True):

@@ -19,13 +19,18 @@ from pipeline.config import ConfigError, PipelineConfig
         {"attention": "luong_dot"},
         {"attention": "luong_general", "cell": "lstm"},
         {"architecture": "transformer", "layers": 2, "model_width": 64, "heads": 2},
+        {"tied_embeddings": True},
+        {"tied_embeddings": True, "ids_shared": True},
     ],
 )
 def test_the_parameter_count_is_that_of_the_built_model(changes):
+    ids_shared = changes.pop("ids_shared", False)
     config = ModelConfig(**changes)
-    model = architectures.build(config, 300, 200)
+    vocab = (300, 300 if ids_shared else 200)
+    model = architectures.build(config, *vocab, ids_shared=ids_shared)
     model({"source_ids": tf.constant([[5, 6, 2]]), "target_in": tf.constant([[1, 7, 8]])})
-    assert size.parameter_count(config, 300, 200) == pytest.approx(model.count_params(), 0.01)
+    estimate = size.parameter_count(config, *vocab, ids_shared=ids_shared)
+    assert estimate == pytest.approx(model.count_params(), 0.01)
 
 
 def test_a_model_too_large_for_the_machine_is_refused_naming_its_sizes(tmp_path):

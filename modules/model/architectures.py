@@ -16,10 +16,13 @@ def build(
     ids_shared: bool = False,
 ) -> TranslationModel:
     """The untrained model; `ids_shared`: source and target ids name the same pieces, so
-    the Transformer shares one embedding matrix between them."""
+    the Transformer (and the RNN with tied embeddings) shares one embedding matrix
+    between them."""
     options = config.architecture_options()
     if config.architecture == "transformer":
         return Transformer(
             source_vocab_size, target_vocab_size, shared_embeddings=ids_shared, **options
         )
-    return RNNWithAttention(source_vocab_size, target_vocab_size, **options)
+    return RNNWithAttention(
+        source_vocab_size, target_vocab_size, shared_embeddings=ids_shared, **options
+    )

@@ -17,6 +17,7 @@ RNN_FIELDS = (
     "cell",
     "bidirectional",
     "encoder_layers",
+    "tied_embeddings",
     "recurrent_implementation",
 )
 TRANSFORMER_FIELDS = ("layers", "model_width", "heads", "feed_forward_width")
@@ -48,6 +49,11 @@ class ModelConfig(Settings):
         "BLEU more than one of 256 in a 12-minute budget (docs/benchmarks.md)",
     )
     encoder_layers: int = setting(1, "rnn: stacked encoder RNN layers")
+    tied_embeddings: bool = setting(
+        False,
+        "rnn: the output layer is the target embeddings, transposed (an attention vector of "
+        "embedding_dim), and with one joint vocabulary the encoder reads them too",
+    )
     recurrent_implementation: str = setting(
         "auto",
         "rnn: how the GRU/LSTM layers run, on the same weights: packed (this project's loop, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tf_keras as keras
+
 from modules.model.rnn_attention import AttentionMemory
 from modules.model.rnn_decoder import Decoder
 from modules.model.rnn_encoder import Encoder
@@ -24,11 +26,23 @@ class RNNWithAttention(TranslationModel):
         cell: str = "gru",
         bidirectional: bool = False,
         encoder_layers: int = 1,
+        tied_embeddings: bool = False,
+        shared_embeddings: bool = False,
         dropout: float = 0.0,
         recurrent_implementation: str = "auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # With tied embeddings and one joint vocabulary, one matrix embeds both languages
+        # and gives the logits.
+        shared = None
+        if tied_embeddings and shared_embeddings:
+            if source_vocab_size != target_vocab_size:
+                raise ValueError(
+                    f"shared embeddings need one vocabulary: {source_vocab_size} source "
+                    f"and {target_vocab_size} target ids"
+                )
+            shared = keras.layers.Embedding(target_vocab_size, embedding_dim)
         self.encoder = Encoder(
             source_vocab_size,
             embedding_dim,
@@ -38,6 +52,7 @@ class RNNWithAttention(TranslationModel):
             num_layers=encoder_layers,
             dropout=dropout,
             recurrent_implementation=recurrent_implementation,
+            embedding=shared,
         )
         self.decoder = Decoder(
             target_vocab_size,
@@ -47,6 +62,8 @@ class RNNWithAttention(TranslationModel):
             attention=attention,
             dropout=dropout,
             recurrent_implementation=recurrent_implementation,
+            tied_output=tied_embeddings,
+            embedding=shared,
         )
 
     def encode(self, source_ids, training=None) -> tuple[AttentionMemory, list]:

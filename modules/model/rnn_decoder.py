@@ -9,9 +9,30 @@ from modules.model.rnn_encoder import sequence_lengths
 from modules.text import words
 
 
+class TiedOutput(keras.layers.Layer):
+    """vectors [..., embedding_dim] -> logits [..., vocab]: the embedding matrix, transposed,
+    and a bias of its own (Press and Wolf, 2017)."""
+
+    def __init__(self, embedding: keras.layers.Embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def build(self, input_shape):
+        self.bias = self.add_weight("bias", shape=[self.embedding.input_dim], initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, vectors):
+        # An Embedding's variables are not cast by mixed precision: cast them here.
+        embeddings = tf.cast(self.embedding.embeddings, vectors.dtype)
+        return tf.tensordot(vectors, embeddings, [[-1], [1]]) + self.bias
+
+
 class Decoder(keras.layers.Layer):
     """Embedding + GRU/LSTM, attention over the encoder outputs, Luong's attention vector
-    `a_t = tanh(W_c [c_t; h_t])` (eq. 3) and logits over the target vocabulary.
+    `a_t = tanh(W_c [c_t; h_t])` (eq. 3) and logits over the target vocabulary: a layer of
+    its own, or with `tied_output` the embeddings transposed (`TiedOutput`, an attention
+    vector of embedding_dim). `embedding`: an Embedding layer to use (one shared with the
+    encoder) instead of its own.
 
     The decoder knows only how to run a sequence of known inputs; search (greedy, sampling,
     beam) lives in `modules.serving.decoding` and calls `step` one token at a time.
@@ -27,15 +48,21 @@ class Decoder(keras.layers.Layer):
         attention: str = "bahdanau",
         dropout: float = 0.0,
         recurrent_implementation: str = "auto",
+        tied_output: bool = False,
+        embedding: keras.layers.Embedding | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
+        self.embedding = embedding or keras.layers.Embedding(vocab_size, embedding_dim)
         self.rnn = ProjectedRNN(cell, units, implementation=recurrent_implementation)
         self.attention = Attention(units, attention)
-        self.attention_vector = keras.layers.Dense(units, activation="tanh", use_bias=False)
+        self.attention_vector = keras.layers.Dense(
+            embedding_dim if tied_output else units, activation="tanh", use_bias=False
+        )
         self.dropout = keras.layers.Dropout(dropout)
-        self.output_layer = keras.layers.Dense(vocab_size)
+        self.output_layer = (
+            TiedOutput(self.embedding) if tied_output else keras.layers.Dense(vocab_size)
+        )
 
     def memory(self, encoder_outputs, source_mask) -> AttentionMemory:
         """What the decoder attends to, once per sentence: encoder_outputs [batch, src_len,
@@ -65,7 +92,8 @@ class Decoder(keras.layers.Layer):
 
     def logits(self, vectors, training=None):
         """[context; decoder output] [..., 2 * units] -> logits [..., vocab], through the
-        attention vector. Token by token, so training runs it on real tokens only."""
+        attention vector [..., units, or embedding_dim when tied]. Token by token, so
+        training runs it on real tokens only."""
         attention_vectors = self.attention_vector(vectors)
         return self.output_layer(self.dropout(attention_vectors, training=training))
 

@@ -20,7 +20,9 @@ class Encoder(keras.layers.Layer):
     state of the last layer, ready to initialise the decoder. A bidirectional layer runs
     `units / 2` per direction and concatenates them (outputs and each state), forward first.
     Outputs at padded positions are undefined: attention masks them.
-    `recurrent_implementation`: how the layers run (ProjectedRNN's `implementation`).
+    `recurrent_implementation`: how the layers run (ProjectedRNN's `implementation`);
+    `embedding`: an Embedding layer to read the source ids with (one shared with the
+    decoder) instead of its own.
     """
 
     def __init__(
@@ -34,10 +36,11 @@ class Encoder(keras.layers.Layer):
         num_layers: int = 1,
         dropout: float = 0.0,
         recurrent_implementation: str = "auto",
+        embedding: keras.layers.Embedding | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
+        self.embedding = embedding or keras.layers.Embedding(vocab_size, embedding_dim)
         self.dropout = keras.layers.Dropout(dropout)
         directions = (False, True) if bidirectional else (False,)
         direction_units = units // len(directions)

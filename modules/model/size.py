@@ -20,8 +20,11 @@ def _rnn_layer(cell: str, inputs: int, units: int) -> int:
     return gates * (inputs + units) * units + biases
 
 
-def parameter_count(config: ModelConfig, source_vocab: int, target_vocab: int) -> int:
-    """About how many weights `modules.model.architectures.build` makes for `config`."""
+def parameter_count(
+    config: ModelConfig, source_vocab: int, target_vocab: int, *, ids_shared: bool = False
+) -> int:
+    """About how many weights `modules.model.architectures.build` makes for `config`
+    (`ids_shared` as it takes it)."""
     if config.architecture == "transformer":
         width, inner, layers = config.model_width, config.feed_forward_width, config.layers
         feed_forward = 2 * width * inner + inner + width
@@ -41,9 +44,14 @@ def parameter_count(config: ModelConfig, source_vocab: int, target_vocab: int) -
     attention = {"bahdanau": 2 * units * units + units, "luong_general": units * units}.get(
         config.attention, 0
     )
-    decoder = _rnn_layer(config.cell, embedding, units) + attention + 2 * units * units
-    embeddings = (source_vocab + target_vocab) * embedding
-    return embeddings + encoder + decoder + units * target_vocab + target_vocab
+    decoder = _rnn_layer(config.cell, embedding, units) + attention
+    if not config.tied_embeddings:
+        decoder += 2 * units * units + units * target_vocab  # attention vector, output layer
+        embeddings = (source_vocab + target_vocab) * embedding
+    else:  # the output layer is the target embeddings; with ids_shared, the source's too
+        decoder += 2 * units * embedding
+        embeddings = (target_vocab if ids_shared else source_vocab + target_vocab) * embedding
+    return embeddings + encoder + decoder + target_vocab
 
 
 def training_bytes(
