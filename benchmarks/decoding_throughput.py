@@ -15,7 +15,6 @@ import argparse
 import itertools
 import os
 import statistics
-import sys
 import time
 
 from benchmarks import common
@@ -134,10 +133,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
-    # With a SavedModel and a Keras model loaded in one process, TensorFlow 2.16 segfaults
-    # in its C++ teardown after every Python exit handler has run; the results are written
-    # by now, so skip that teardown.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    common.run_without_teardown(main)

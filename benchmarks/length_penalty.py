@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from benchmarks import common
 
@@ -85,9 +84,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
-    # As in decoding_throughput: TensorFlow 2.16 may segfault in its C++ teardown with a
-    # Keras model loaded; the results are written by now.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    common.run_without_teardown(main)
