@@ -7,7 +7,7 @@ import tf_keras as keras
 from modules.model.rnn_attention import AttentionMemory
 from modules.model.rnn_decoder import Decoder
 from modules.model.rnn_encoder import Encoder
-from modules.model.translation_model import TranslationModel
+from modules.model.translation_model import TranslationModel, require_one_vocabulary
 from modules.text import words
 
 
@@ -37,11 +37,7 @@ class RNNWithAttention(TranslationModel):
         # and gives the logits.
         shared = None
         if tied_embeddings and shared_embeddings:
-            if source_vocab_size != target_vocab_size:
-                raise ValueError(
-                    f"shared embeddings need one vocabulary: {source_vocab_size} source "
-                    f"and {target_vocab_size} target ids"
-                )
+            require_one_vocabulary(source_vocab_size, target_vocab_size)
             shared = keras.layers.Embedding(target_vocab_size, embedding_dim)
         self.encoder = Encoder(
             source_vocab_size,

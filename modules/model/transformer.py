@@ -7,7 +7,7 @@ import tensorflow as tf
 from modules.model.transformer_decoder import TransformerDecoder, TransformerMemory
 from modules.model.transformer_encoder import TransformerEncoder
 from modules.model.transformer_layers import TokenEmbedding
-from modules.model.translation_model import TranslationModel
+from modules.model.translation_model import TranslationModel, require_one_vocabulary
 from modules.text import words
 
 
@@ -30,11 +30,8 @@ class Transformer(TranslationModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if shared_embeddings and source_vocab_size != target_vocab_size:
-            raise ValueError(
-                f"shared embeddings need one vocabulary: sizes {source_vocab_size} and "
-                f"{target_vocab_size} differ"
-            )
+        if shared_embeddings:
+            require_one_vocabulary(source_vocab_size, target_vocab_size)
         sizes = {
             "layers": layers,
             "width": model_width,

@@ -9,6 +9,15 @@ from modules.model.losses import smoothed_token_losses
 from modules.text import words
 
 
+def require_one_vocabulary(source_vocab_size: int, target_vocab_size: int) -> None:
+    """Refuses to share embeddings between source and target ids of different vocabularies."""
+    if source_vocab_size != target_vocab_size:
+        raise ValueError(
+            f"shared embeddings need one vocabulary: {source_vocab_size} source and "
+            f"{target_vocab_size} target ids"
+        )
+
+
 class Perplexity(keras.metrics.Mean):
     """exp(mean token cross-entropy), accumulated token-weighted like the loss."""
 
