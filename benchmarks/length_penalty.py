@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     saved_model_dir = os.path.join(run["Trainer"].single_uri("model"), "Format-Serving")
     tft_output = tft.TFTransformOutput(run["Transform"].single_uri("transform_graph"))
     examples_uri = run["TsvExampleGen"].single_uri("examples")
+    splits = {split: common.split_pairs(examples_uri, split) for split in ("eval", "test")}
     model = keras_model_with_saved_weights(config, tft_output, saved_model_dir)
     translator = export.Translator(model, tft_output, config.transform, config.decoding)
     width = config.decoding.beam_width
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         return translate
 
     def score(split: str, alpha: float) -> dict:
-        pairs = common.split_pairs(examples_uri, split)
+        pairs = splits[split]
         print(f"{split}: beam {width}, length penalty {alpha} on {len(pairs):,}", flush=True)
         translations, seconds = translate_all(beam_search(alpha), [s for s, _ in pairs])
         return {
