@@ -52,6 +52,10 @@ VARIANTS = {
     # The output layer is the target embeddings, transposed; with the joint vocabulary one
     # matrix embeds both languages too (Press and Wolf, 2017).
     "rnn-tied-embeddings": {**RNN, "tied_embeddings": True},
+    # Subword regularisation (Kudo, 2018): a segmentation sampled anew each epoch, smoothing
+    # alpha 0.1 (SentencePiece's suggestion: samples widely) and 0.5 (closer to the best).
+    "rnn-subword-sampling-0.1": {**RNN, "subword_sampling": 0.1},
+    "rnn-subword-sampling-0.5": {**RNN, "subword_sampling": 0.5},
     # Its default sizes, with its warm-up and inverse-square-root schedule (`auto`).
     "transformer": {"architecture": "transformer"},
     "transformer-rate-2e-3-clipped": {

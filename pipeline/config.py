@@ -144,6 +144,15 @@ class PipelineConfig:
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
 
+    def __post_init__(self) -> None:
+        """Checks the rules that span two sections (each section checks its own)."""
+        if self.training.subword_sampling and self.transform.tokenizer != "sentencepiece":
+            raise ConfigError(
+                f"training.subword_sampling={self.training.subword_sampling} samples "
+                "SentencePiece segmentations: it needs transform.tokenizer=sentencepiece "
+                f"(not {self.transform.tokenizer!r}), or set it to 0"
+            )
+
     # ------------------------------------------------------------------ derived values
     @property
     def pipeline_root(self) -> str:

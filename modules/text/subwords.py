@@ -210,8 +210,17 @@ class SubwordModel:
             return model_file.read()
 
 
-def tokenizer_from_model(model: bytes) -> tf_text.SentencepieceTokenizer:
-    return tf_text.SentencepieceTokenizer(model=model, out_type=tf.int32)
+def tokenizer_from_model(
+    model: bytes, sampling_alpha: float = 0.0
+) -> tf_text.SentencepieceTokenizer:
+    """The in-graph tokenizer of a serialized model: the most likely pieces, or with
+    `sampling_alpha` > 0 a segmentation sampled from all of them (subword regularisation,
+    smoothing alpha; unseeded: TF Text's op takes no seed)."""
+    if not sampling_alpha:
+        return tf_text.SentencepieceTokenizer(model=model, out_type=tf.int32)
+    return tf_text.SentencepieceTokenizer(
+        model=model, out_type=tf.int32, nbest_size=-1, alpha=sampling_alpha
+    )
 
 
 def learn_model(

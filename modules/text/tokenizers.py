@@ -66,12 +66,9 @@ class SubwordText(_OutputText):
 
     def __init__(self, tft_output: tft.TFTransformOutput):
         super().__init__(tft_output)
-        self.source_model = subwords.tokenizer_from_model(
-            _read(_asset(tft_output, transform.SOURCE_MODEL))
-        )
-        self.target_model = subwords.tokenizer_from_model(
-            _read(_asset(tft_output, transform.TARGET_MODEL))
-        )
+        source_model, target_model = subword_models(tft_output)
+        self.source_model = subwords.tokenizer_from_model(source_model)
+        self.target_model = subwords.tokenizer_from_model(target_model)
 
     def source_tokens(self, sentences: tf.Tensor) -> tf.RaggedTensor:
         """Raw string[batch] -> the pieces Transform makes of them [batch, (pieces)], uncut."""
@@ -86,6 +83,13 @@ class SubwordText(_OutputText):
 def _read(path: str) -> bytes:
     with tf.io.gfile.GFile(path, "rb") as model_file:
         return model_file.read()
+
+
+def subword_models(tft_output: tft.TFTransformOutput) -> tuple[bytes, bytes]:
+    """The serialized (source, target) SentencePiece models Transform learned."""
+    return tuple(
+        _read(_asset(tft_output, name)) for name in (transform.SOURCE_MODEL, transform.TARGET_MODEL)
+    )
 
 
 def output_text(tft_output: tft.TFTransformOutput, config: TransformConfig):

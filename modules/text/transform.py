@@ -74,6 +74,15 @@ def subword_ids(source_text, target_text, config: TransformConfig):
     return source_model.tokenise(source), target_model.tokenise(target)
 
 
+def cut_to_lengths(source_ids, target_ids, config: TransformConfig):
+    """Uncut ids int64[batch, (len)] x 2 -> the model's: at most `max_source_tokens` source
+    ids, and `[START]` + at most `max_target_tokens` - 2 target ids + `[END]`."""
+    return (
+        source_ids[:, : config.max_source_tokens],
+        words.add_sentence_markers(target_ids[:, : config.max_target_tokens - 2]),
+    )
+
+
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     """Maps raw `source`/`target` strings to token ids; see the module docstring.
 
@@ -84,10 +93,10 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     source_text = _as_vector(inputs[signatures.SOURCE_FEATURE])
     target_text = _as_vector(inputs[signatures.TARGET_FEATURE])
     to_ids = subword_ids if config.tokenizer == "sentencepiece" else word_ids
-    source_ids, target_ids = to_ids(source_text, target_text, config)
+    source_ids, target_ids = cut_to_lengths(*to_ids(source_text, target_text, config), config)
     return {
-        "source_ids": source_ids[:, : config.max_source_tokens],
-        "target_ids": words.add_sentence_markers(target_ids[:, : config.max_target_tokens - 2]),
+        "source_ids": source_ids,
+        "target_ids": target_ids,
         "source_text": source_text,
         "target_text": target_text,
     }

@@ -42,6 +42,13 @@ class TrainingConfig(Settings):
     label_smoothing: float = setting(
         0.0, "share of each target's probability spread over the vocabulary in the loss"
     )
+    subword_sampling: float = setting(
+        0.0,
+        "subword regularisation: train on a SentencePiece segmentation of each pair sampled "
+        "anew every time it is read, with this smoothing alpha (0.1 samples widely, 1 follows "
+        "the model's probabilities; 0: Transform's most likely pieces); sentencepiece only, "
+        "and unseeded; evaluation and serving keep the most likely pieces",
+    )
     gradient_clip_norm: float = setting(
         1.0, "rescale each step's gradients to at most this global norm (0: no clipping)"
     )
@@ -86,7 +93,13 @@ class TrainingConfig(Settings):
         self.require_at_least(1, ("warmup_steps", "save_checkpoints_steps"))
         self.require_at_least(
             0,
-            ("batch_tokens", "train_minutes", "gradient_clip_norm", "average_last_checkpoints"),
+            (
+                "batch_tokens",
+                "train_minutes",
+                "gradient_clip_norm",
+                "average_last_checkpoints",
+                "subword_sampling",
+            ),
         )
         self.require_positive(("learning_rate",))
         if self.seed >= 2**32:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 
 SHUFFLE_BUFFER = 10_000
@@ -9,9 +11,14 @@ SHUFFLE_BUFFER = 10_000
 LENGTH_BUCKETS = (6, 8, 10, 12, 16, 20, 28, 40)
 
 
-def parse_fn(feature_spec: dict):
-    """Serialized transformed tf.Example -> {"source_ids": [src_len], "target_ids": [tgt_len]}."""
-    spec = {key: feature_spec[key] for key in ("source_ids", "target_ids")}
+IDS = ("source_ids", "target_ids")
+TEXTS = ("source_text", "target_text")
+
+
+def parse_fn(feature_spec: dict, keys: tuple[str, ...] = IDS):
+    """Serialized transformed tf.Example -> {"source_ids": [src_len], "target_ids": [tgt_len]}
+    (by default; `keys`: the features to parse, e.g. `TEXTS`, each string[1])."""
+    spec = {key: feature_spec[key] for key in keys}
 
     def parse(record):
         features = tf.io.parse_single_example(record, spec)
@@ -55,10 +62,13 @@ def make_dataset(
     seed: int | None = None,
     batch_tokens: int = 0,
     max_length: int = LENGTH_BUCKETS[-1],
+    segment: Callable[[dict], dict] | None = None,
 ) -> tf.data.Dataset:
     """Batches of `(inputs, target_out)`, each batch padded to its longest sentence, of
     `batch_size` sentences or, with `batch_tokens`, of at most that many padded ids
     (`bucket_batch_sizes`; `max_length`: the longest example). No example is dropped.
+    `segment` cuts each example's raw text into ids anew each time it is read, in place of
+    Transform's ids (`subword_sampling.SegmentationSampler`).
 
     inputs: {"source_ids": int64 [batch, src_len], "target_in": int64 [batch, tgt_len]},
     target_out: int64 [batch, tgt_len]; padding id 0.
@@ -71,7 +81,11 @@ def make_dataset(
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.map(parse_fn(feature_spec), num_parallel_calls=tf.data.AUTOTUNE)
+    if segment:
+        dataset = dataset.map(parse_fn(feature_spec, TEXTS), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(segment, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(parse_fn(feature_spec), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.bucket_by_sequence_length(
         element_length_func=example_length,
         bucket_boundaries=list(LENGTH_BUCKETS),

@@ -30,6 +30,7 @@ from modules.training import (
     distribution,
     precision,
     progress,
+    subword_sampling,
 )
 from modules.training.config import TrainingConfig
 from modules.training.fused_adam import FusedAdam
@@ -164,12 +165,18 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
         "max_length": max(config.text.max_source_tokens, config.text.max_target_tokens),
     }
     repeat = training.steps_per_epoch > 0
+    segment = None
+    if training.subword_sampling:
+        segment = subword_sampling.SegmentationSampler(
+            tft_output, config.text, training.subword_sampling
+        )
     train_batches = data.make_dataset(
         fn_args.train_files,
         feature_spec,
         training.batch_size,
         shuffle=True,
         repeat=repeat,
+        segment=segment,
         **batching,
     )
     eval_batches = data.make_dataset(
