@@ -56,6 +56,11 @@ VARIANTS = {
     # alpha 0.1 (SentencePiece's suggestion: samples widely) and 0.5 (closer to the best).
     "rnn-subword-sampling-0.1": {**RNN, "subword_sampling": 0.1},
     "rnn-subword-sampling-0.5": {**RNN, "subword_sampling": 0.5},
+    # The joint SentencePiece vocabulary at half and twice the default 8,000 pieces.
+    "rnn-vocabulary-4000": {**RNN, "vocab_size": 4000},
+    "rnn-vocabulary-16000": {**RNN, "vocab_size": 16000},
+    # 1.5x the default widths (embeddings 192, units 384): more to learn, slower per step.
+    "rnn-wider": {**RNN, "embedding_dim": 192, "units": 384},
     # Its default sizes, with its warm-up and inverse-square-root schedule (`auto`).
     "transformer": {"architecture": "transformer"},
     "transformer-rate-2e-3-clipped": {
