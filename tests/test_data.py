@@ -57,6 +57,12 @@ def test_token_batches_never_exceed_the_limit_and_drop_no_example(examples_file,
     assert most_sentences[1] < longest and most_sentences[0] > 1
 
 
+def test_batches_per_pass_counts_the_batches_of_one_pass(examples_file):
+    for batching in ({}, {"batch_tokens": 200, "max_length": MAX_LENGTH}):
+        shapes, _ = batch_shapes_and_indices(examples_file, **batching)
+        assert data.batches_per_pass([examples_file], FEATURE_SPEC, 64, **batching) == len(shapes)
+
+
 def test_sentence_batches_hold_batch_size_sentences_and_drop_no_example(examples_file):
     shapes, indices = batch_shapes_and_indices(examples_file)
     assert indices == list(range(EXAMPLES))

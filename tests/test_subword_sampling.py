@@ -113,14 +113,23 @@ def test_sampling_needs_the_sentencepiece_tokenizer_and_a_non_negative_alpha():
         PipelineConfig.with_fields(subword_sampling=-0.1)
 
 
-def test_the_trainer_trains_on_sampled_segmentations(tiny_pipeline_run, tmp_path):
+def test_the_trainer_trains_every_epoch_on_as_many_sampled_batches_as_one_pass_makes(
+    tiny_pipeline_run, tmp_path
+):
+    epochs = 4
     fn_args = FnArgs(
-        **trainer_fn_args(
-            tiny_pipeline_run, tmp_path, epochs=1, steps_per_epoch=3, subword_sampling=0.1
-        )
+        **trainer_fn_args(tiny_pipeline_run, tmp_path, epochs=epochs, subword_sampling=0.1)
     )
     config = trainer.TrainerConfig.from_custom_config(fn_args.custom_config)
-    model, _ = trainer.train(config, fn_args, tf.distribute.get_strategy())
-    assert model.optimizer.iterations.numpy() == 3
+    model, tft_output = trainer.train(config, fn_args, tf.distribute.get_strategy())
+    one_pass = data.batches_per_pass(
+        fn_args.train_files,
+        tft_output.transformed_feature_spec(),
+        config.training.batch_size,
+        max_length=max(config.text.max_source_tokens, config.text.max_target_tokens),
+    )
+    # Keras stopped training at the first pass that made fewer batches than the first.
     losses = model.history.history
-    assert all(math.isfinite(losses[key][0]) for key in ("loss", "val_loss"))
+    assert len(losses["loss"]) == epochs
+    assert model.optimizer.iterations.numpy() == epochs * one_pass
+    assert all(math.isfinite(loss) for key in ("loss", "val_loss") for loss in losses[key])

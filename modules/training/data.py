@@ -100,3 +100,11 @@ def make_dataset(
     # process idle. AUTOTUNE then means min(16, cores) parallel calls.
     options.autotune.enabled = False
     return dataset.map(to_model_inputs).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def batches_per_pass(
+    file_patterns: list[str], feature_spec: dict, batch_size: int, **batching
+) -> int:
+    """How many batches one pass over the examples makes (`make_dataset`'s batching)."""
+    batches = make_dataset(file_patterns, feature_spec, batch_size, shuffle=False, **batching)
+    return int(batches.reduce(0, lambda count, _: count + 1))

@@ -164,18 +164,25 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
         "batch_tokens": training.batch_tokens,
         "max_length": max(config.text.max_source_tokens, config.text.max_target_tokens),
     }
-    repeat = training.steps_per_epoch > 0
-    segment = None
+    steps_per_epoch, segment = training.steps_per_epoch, None
     if training.subword_sampling:
         segment = subword_sampling.SegmentationSampler(
             tft_output, config.text, training.subword_sampling
         )
+        # Sampled lengths move pairs between length buckets, so each pass makes a different
+        # number of batches; Keras would cut a longer pass than the first short and stop
+        # training at a shorter one. An epoch is the batches one pass of Transform's ids
+        # makes, from a repeated stream.
+        steps_per_epoch = steps_per_epoch or data.batches_per_pass(
+            fn_args.train_files, feature_spec, training.batch_size, **batching
+        )
+        progress.report(f"Subword sampling: {steps_per_epoch:,} steps per epoch")
     train_batches = data.make_dataset(
         fn_args.train_files,
         feature_spec,
         training.batch_size,
         shuffle=True,
-        repeat=repeat,
+        repeat=steps_per_epoch > 0,
         segment=segment,
         **batching,
     )
@@ -190,7 +197,7 @@ def train(config: TrainerConfig, fn_args: FnArgs, strategy: tf.distribute.Strate
     model.fit(
         train_batches,
         epochs=training.epochs,
-        steps_per_epoch=training.steps_per_epoch or None,
+        steps_per_epoch=steps_per_epoch or None,
         validation_data=eval_batches,
         callbacks=training_callbacks(config, fn_args, eval_batches),
         verbose=2,
