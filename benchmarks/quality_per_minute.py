@@ -53,9 +53,11 @@ VARIANTS = {
     # matrix embeds both languages too (Press and Wolf, 2017).
     "rnn-tied-embeddings": {**RNN, "tied_embeddings": True},
     # Subword regularisation (Kudo, 2018): a segmentation sampled anew each epoch, smoothing
-    # alpha 0.1 (SentencePiece's suggestion: samples widely) and 0.5 (closer to the best).
+    # alpha 0.1 (SentencePiece's suggestion: samples widely), 0.5 and 1 (the model's own
+    # probabilities, closest to the most likely segmentation).
     "rnn-subword-sampling-0.1": {**RNN, "subword_sampling": 0.1},
     "rnn-subword-sampling-0.5": {**RNN, "subword_sampling": 0.5},
+    "rnn-subword-sampling-1": {**RNN, "subword_sampling": 1.0},
     # The joint SentencePiece vocabulary at half and twice the default 8,000 pieces.
     "rnn-vocabulary-4000": {**RNN, "vocab_size": 4000},
     "rnn-vocabulary-16000": {**RNN, "vocab_size": 16000},
