@@ -2,6 +2,8 @@
 from real text through a real Transform output, that spell the same sentences and are cut as
 Transform cuts them; the Trainer trains on them."""
 
+import math
+
 import pytest
 import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
@@ -128,3 +130,10 @@ def test_the_trainer_trains_every_epoch_on_as_many_sampled_batches_as_one_pass_m
     )
     # Keras stopped training at the first pass that made fewer batches than the first.
     assert model.optimizer.iterations.numpy() == epochs * one_pass
+    eval_batches = data.make_dataset(
+        fn_args.eval_files,
+        tft_output.transformed_feature_spec(),
+        config.training.batch_size,
+        shuffle=False,
+    )
+    assert math.isfinite(model.evaluate(eval_batches, verbose=0, return_dict=True)["loss"])
