@@ -126,6 +126,22 @@ def test_beam_search_keeps_the_best_extensions_of_the_whole_vocabulary():
     assert (np.asarray(tokens)[np.take_along_axis(finished, expected[1], 1)] == words.PAD_ID).all()
 
 
+@pytest.mark.parametrize("vocab", [8000, 4001, 1000])
+@pytest.mark.parametrize("k", [1, 4, 9])
+@pytest.mark.parametrize("spread", [3.0, 0.02])
+def test_top_k_gives_tf_top_k_values_and_indices_ties_included(vocab, k, spread):
+    """Blockwise top-k (vocabularies of 1,024 and more; 4,001 is padded to whole blocks)
+    equals tf.math.top_k, and so does its choice among equal values: with a spread of 0.02,
+    bfloat16 rounding makes many values equal."""
+    rng = np.random.default_rng(vocab + k)
+    values = tf.cast(rng.normal(0, spread, size=(3, 5, vocab)), tf.bfloat16)
+    values = tf.cast(values, tf.float32) + np.where(np.arange(vocab) < 3, decoding.NEG_INF, 0)
+    expected_values, expected_indices = tf.math.top_k(values, k=k)
+    got_values, got_indices = tf.function(decoding.top_k, reduce_retracing=True)(values, k)
+    np.testing.assert_array_equal(got_values, expected_values)
+    np.testing.assert_array_equal(got_indices, expected_indices)
+
+
 # Untrained models of each architecture and kind, tiny: name -> constructor.
 MODELS = {
     "rnn bahdanau": lambda: RNNWithAttention(30, 30, embedding_dim=8, units=16),
