@@ -142,6 +142,26 @@ def test_top_k_gives_tf_top_k_values_and_indices_ties_included(vocab, k, spread)
     np.testing.assert_array_equal(got_indices, expected_indices)
 
 
+@pytest.mark.parametrize("vocab, k", [(8000, 4), (8000, 1), (6, 3)])
+def test_best_tokens_are_the_top_of_the_masked_log_softmax(vocab, k):
+    """`best` (top-k of the logits, normalised by the best one's softmax probability) gives
+    the tokens and log-probabilities of the whole masked log-softmax's top k, also where a
+    forbidden token has the highest logit."""
+    rng = np.random.default_rng(vocab + k)
+    logits = rng.normal(0, 3, size=(8, 4, vocab)).astype(np.float32)
+    logits[:4, :, words.UNKNOWN_ID] += 30.0
+    finished = rng.random((8, 4)) < 0.3
+    next_tokens = decoding.NextTokens.from_logits(tf.constant(logits), tf.constant(finished))
+    got_log_probs, got_tokens = next_tokens.best(k)
+    expected_log_probs, expected_tokens = tf.math.top_k(next_tokens.log_probs, k=k)
+    live = ~finished
+    np.testing.assert_array_equal(np.asarray(got_tokens)[live], np.asarray(expected_tokens)[live])
+    np.testing.assert_allclose(
+        np.asarray(got_log_probs)[live], np.asarray(expected_log_probs)[live], rtol=1e-5
+    )
+    assert (np.asarray(got_tokens)[finished] == words.PAD_ID).all()
+
+
 # Untrained models of each architecture and kind, tiny: name -> constructor.
 MODELS = {
     "rnn bahdanau": lambda: RNNWithAttention(30, 30, embedding_dim=8, units=16),

@@ -30,22 +30,27 @@ _FORBIDDEN_IDS = (words.PAD_ID, words.UNKNOWN_ID, words.START_ID)
 class NextTokens(NamedTuple):
     """What a search chooses from at one step, for hypotheses laid out [batch, width].
 
-    log_probs [batch, width, vocab] float32, the special tokens a live hypothesis may not
-    emit at NEG_INF below theirs; finished [batch, width]: a finished hypothesis continues
-    with PAD only, at no cost (`best`, `log_probs_of`). Searches take a few candidates of
-    each hypothesis, not the whole vocabulary.
+    logits [batch, width, vocab] float32; finished [batch, width]: a finished hypothesis
+    continues with PAD only, at no cost (`best`, `log_probs_of`). The special tokens a live
+    hypothesis may not emit score NEG_INF below their log-probability. Searches take a few
+    candidates of each hypothesis, not the whole vocabulary.
     """
 
-    log_probs: tf.Tensor
+    logits: tf.Tensor
     finished: tf.Tensor
 
     @classmethod
     def from_logits(cls, logits, finished) -> NextTokens:
         """logits [batch, width, vocab] (any float dtype), finished [batch, width]."""
+        return cls(tf.cast(logits, tf.float32), finished)
+
+    @property
+    def log_probs(self):
+        """[batch, width, vocab]: the whole log-softmax, the special tokens masked."""
         # Known when traced (the output layer's width), so the mask is a constant.
-        vocab = logits.shape[-1] or tf.shape(logits)[-1]
+        vocab = self.logits.shape[-1] or tf.shape(self.logits)[-1]
         forbidden = tf.reduce_sum(tf.one_hot(_FORBIDDEN_IDS, vocab), axis=0) * NEG_INF
-        return cls(tf.nn.log_softmax(tf.cast(logits, tf.float32)) + forbidden, finished)
+        return tf.nn.log_softmax(self.logits) + forbidden
 
     def log_probs_of(self, tokens):
         """tokens [batch, width, k] -> (their log-probabilities, tokens), each [batch,
@@ -56,8 +61,24 @@ class NextTokens(NamedTuple):
     def best(self, k: int):
         """The k most likely next tokens of each hypothesis -> (log-probabilities, tokens),
         each [batch, width, k], most likely first; a finished hypothesis' are PAD at 0,
-        then PAD at NEG_INF."""
-        return self._continue_finished(*top_k(self.log_probs, k))
+        then PAD at NEG_INF.
+
+        The k best allowed tokens are among the k + 3 best logits (3 special tokens are
+        forbidden), and log p = logit - log-normaliser, where the normaliser is the best
+        logit minus the log of its softmax probability (at least 1 / vocab, so it never
+        underflows): a fused softmax and a blockwise top-k cost a CPU less than a log-softmax
+        and a mask over the whole vocabulary (docs/benchmarks.md, Decoding)."""
+        vocab = self.logits.shape[-1] or k + len(_FORBIDDEN_IDS)
+        logits, tokens = top_k(self.logits, min(k + len(_FORBIDDEN_IDS), vocab))
+        best_probability = tf.gather(tf.nn.softmax(self.logits), tokens[..., :1], batch_dims=2)
+        log_normaliser = logits[..., :1] - tf.math.log(best_probability)
+        forbidden = tf.reduce_any(
+            tokens[..., tf.newaxis] == tf.constant(_FORBIDDEN_IDS, tokens.dtype), axis=-1
+        )
+        allowed, positions = tf.math.top_k(tf.where(forbidden, logits + NEG_INF, logits), k=k)
+        return self._continue_finished(
+            allowed - log_normaliser, tf.gather(tokens, positions, batch_dims=2)
+        )
 
     def _continue_finished(self, log_probs, tokens):
         k = tf.shape(tokens)[-1]
