@@ -20,7 +20,7 @@ from modules.serving.config import SEARCHES, DecodingConfig
 from modules.text import words
 
 NEG_INF = -1e9
-# `top_k` splits a vocabulary this wide or wider into blocks of _BLOCK entries.
+# `top_k` works in blocks of _BLOCK entries, for vocabularies of _BLOCKWISE_FROM or more.
 _BLOCK = 64
 _BLOCKWISE_FROM = 16 * _BLOCK
 # Special tokens a live hypothesis may never emit ([END] is how it finishes).
@@ -68,8 +68,8 @@ class NextTokens(NamedTuple):
         logit minus the log of its softmax probability (at least 1 / vocab, so it never
         underflows): a fused softmax and a blockwise top-k cost a CPU less than a log-softmax
         and a mask over the whole vocabulary (docs/benchmarks.md, Decoding)."""
-        vocab = self.logits.shape[-1] or k + len(_FORBIDDEN_IDS)
-        logits, tokens = top_k(self.logits, min(k + len(_FORBIDDEN_IDS), vocab))
+        candidates = k + len(_FORBIDDEN_IDS)
+        logits, tokens = top_k(self.logits, min(candidates, self.logits.shape[-1] or candidates))
         best_probability = tf.gather(tf.nn.softmax(self.logits), tokens[..., :1], batch_dims=2)
         log_normaliser = logits[..., :1] - tf.math.log(best_probability)
         forbidden = tf.reduce_any(
