@@ -1,5 +1,5 @@
 """The training clock: a time budget stops training between steps, and the learning rate
-anneals over the budget or the epochs."""
+anneals over the budget or the epochs (or their last share)."""
 
 import time
 
@@ -75,7 +75,7 @@ def fit(clock, epochs, steps_per_epoch=1, before_clock=()):
 
 
 def test_the_budget_stops_training_between_steps_and_the_rate_reaches_zero():
-    clock = TrainingClock(budget_seconds=3.0, base_learning_rate=BASE_RATE, anneal=True)
+    clock = TrainingClock(budget_seconds=3.0, base_learning_rate=BASE_RATE, decay_fraction=1.0)
     model, history = fit(clock, epochs=100_000)
     assert clock.elapsed_seconds == pytest.approx(3.0, abs=0.5)
     assert 1 < len(history["loss"]) < 100_000
@@ -85,7 +85,7 @@ def test_the_budget_stops_training_between_steps_and_the_rate_reaches_zero():
 
 
 def test_a_budget_spent_at_an_epochs_end_stops_before_the_next_epoch_at_rate_zero():
-    clock = TrainingClock(budget_seconds=1.0, base_learning_rate=BASE_RATE, anneal=True)
+    clock = TrainingClock(budget_seconds=1.0, base_learning_rate=BASE_RATE, decay_fraction=1.0)
     model, history = fit(clock, epochs=5, before_clock=[SlowEpochEnd(seconds=1.5)])
     assert clock.elapsed_seconds >= 1.0
     assert len(history["loss"]) == 1
@@ -96,7 +96,7 @@ def test_a_budget_spent_at_an_epochs_end_stops_before_the_next_epoch_at_rate_zer
 def test_the_budget_keeps_the_longest_epoch_ends_duration_for_the_partial_epochs_end():
     fake_time = FakeTime()
     clock = TrainingClock(
-        budget_seconds=30.0, base_learning_rate=BASE_RATE, anneal=True, now=fake_time
+        budget_seconds=30.0, base_learning_rate=BASE_RATE, decay_fraction=1.0, now=fake_time
     )
     elapse = Elapse(fake_time, step_seconds=1.0, epoch_end_seconds=[8.0, 3.0, 8.0])
     model, history = fit(clock, epochs=3, steps_per_epoch=4, before_clock=[elapse])
@@ -116,7 +116,7 @@ def test_the_budget_keeps_the_longest_epoch_ends_duration_for_the_partial_epochs
 
 
 def test_without_a_budget_the_rate_anneals_linearly_over_the_epochs():
-    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, anneal=True)
+    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, decay_fraction=1.0)
     _, history = fit(clock, epochs=4, steps_per_epoch=5)
     # After epoch e of 4 (5 steps each), the next step's rate is BASE_RATE * (1 - e / 4).
     assert history["learning_rate"] == pytest.approx(
@@ -124,8 +124,17 @@ def test_without_a_budget_the_rate_anneals_linearly_over_the_epochs():
     )
 
 
+def test_a_decay_fraction_keeps_the_rate_until_that_last_share_of_the_run():
+    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, decay_fraction=0.5)
+    _, history = fit(clock, epochs=4, steps_per_epoch=5)
+    # Constant over the first half of the 4 epochs, then linearly down to 0 at the end.
+    assert history["learning_rate"] == pytest.approx(
+        [BASE_RATE, BASE_RATE, BASE_RATE / 2, 0.0], abs=1e-7
+    )
+
+
 def test_the_steps_per_epoch_are_counted_in_the_first_epoch_when_not_given():
-    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, anneal=True)
+    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, decay_fraction=1.0)
     tf.keras.utils.set_random_seed(3)
     inputs, target_out = toy_batch()
     model = RNNWithAttention(VOCAB, VOCAB, embedding_dim=8, units=8)
@@ -140,6 +149,6 @@ def test_the_steps_per_epoch_are_counted_in_the_first_epoch_when_not_given():
 
 
 def test_constant_schedule_keeps_the_rate():
-    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, anneal=False)
+    clock = TrainingClock(budget_seconds=0.0, base_learning_rate=BASE_RATE, decay_fraction=0.0)
     _, history = fit(clock, epochs=3)
     assert history["learning_rate"] == pytest.approx([BASE_RATE] * 3)

@@ -70,8 +70,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
 class TrainingClock(keras.callbacks.Callback):
     """The run's progress in [0, 1], agreed by every replica after every step. Once
     `budget_seconds` (0: none) are spent, it stops training between steps or at an
-    epoch's end, and, with `anneal`, sets the next step's learning rate to
-    `base_learning_rate * (1 - progress)`.
+    epoch's end, and, with `decay_fraction` (0: a constant rate), sets the next step's
+    learning rate to `base_learning_rate * min(1, (1 - progress) / decay_fraction)`: constant
+    until the last `decay_fraction` of the run, then linearly down to 0 (1: over the whole
+    run).
 
     The budget covers the epochs' ends too (each epoch's evaluation, and the callbacks
     before the clock): training stops after the first step from which the longest epoch
@@ -88,12 +90,18 @@ class TrainingClock(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, budget_seconds: float, base_learning_rate: float, anneal: bool, now=time.monotonic
+        self,
+        budget_seconds: float,
+        base_learning_rate: float,
+        decay_fraction: float = 0.0,
+        now=time.monotonic,
     ):
         super().__init__()
+        if not 0.0 <= decay_fraction <= 1.0:
+            raise ValueError(f"decay_fraction={decay_fraction}: must be in [0, 1]")
         self.budget_seconds = budget_seconds
         self._base_learning_rate = base_learning_rate
-        self._anneal = anneal
+        self._decay_fraction = decay_fraction
         self._now = now
         self.elapsed_seconds = 0.0
         self.epoch_ends_seconds: list[float] = []  # each epoch end's, measured with a budget
@@ -118,7 +126,7 @@ class TrainingClock(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps_this_epoch += 1
-        if not (self.budget_seconds or self._anneal):
+        if not (self.budget_seconds or self._decay_fraction):
             return
         self._read_clock()
         self._stop_if_spent("stopping after this step")
@@ -177,10 +185,9 @@ class TrainingClock(keras.callbacks.Callback):
         return self._progress
 
     def _set_learning_rate(self, progress_done: float) -> None:
-        if self._anneal:
-            self.model.optimizer.learning_rate.assign(
-                self._base_learning_rate * (1.0 - progress_done)
-            )
+        if self._decay_fraction:
+            share_left = min((1.0 - progress_done) / self._decay_fraction, 1.0)
+            self.model.optimizer.learning_rate.assign(self._base_learning_rate * share_left)
 
 
 class Throughput(keras.callbacks.Callback):

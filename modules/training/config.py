@@ -38,6 +38,11 @@ class TrainingConfig(Settings):
         "1/sqrt(step) (the Transformer's schedule)",
         LEARNING_RATE_SCHEDULES,
     )
+    decay_fraction: float = setting(
+        1.0,
+        "linear_decay: the last share of the run (time budget or epochs) over which the rate "
+        "falls linearly to 0, constant before it (1: the whole run)",
+    )
     warmup_steps: int = setting(1000, "inverse_sqrt: steps of linear warm-up to learning_rate")
     label_smoothing: float = setting(
         0.0, "share of each target's probability spread over the vocabulary in the loss"
@@ -104,6 +109,8 @@ class TrainingConfig(Settings):
         self.require_positive(("learning_rate",))
         if self.seed >= 2**32:
             raise ConfigError(f"seed={self.seed}: must be less than 2**32")
+        if not 0.0 < self.decay_fraction <= 1.0:
+            raise ConfigError(f"decay_fraction={self.decay_fraction}: must be in (0, 1]")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing={self.label_smoothing}: must be in [0, 1)")
 

@@ -220,7 +220,9 @@ def training_callbacks(
     clock = callbacks.TrainingClock(
         budget_seconds=60.0 * training.train_minutes,
         base_learning_rate=training.learning_rate,
-        anneal=training.learning_rate_schedule == "linear_decay",
+        decay_fraction=training.decay_fraction
+        if training.learning_rate_schedule == "linear_decay"
+        else 0.0,
     )
     averaging = []
     if training.average_last_checkpoints:
