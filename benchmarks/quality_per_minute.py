@@ -31,6 +31,12 @@ VARIANTS = {
     # Issue 37: constant, then down to 0 over the last fifth (or 0.4) of the budget.
     "rnn-decay-last-0.2": {**RNN, "learning_rate_schedule": "linear_decay", "decay_fraction": 0.2},
     "rnn-decay-last-0.4": {**RNN, "learning_rate_schedule": "linear_decay", "decay_fraction": 0.4},
+    "rnn-rate-3e-3-decay-last-0.2": {
+        **RNN,
+        "learning_rate": 3e-3,
+        "learning_rate_schedule": "linear_decay",
+        "decay_fraction": 0.2,
+    },
     "rnn-tutorial-sizes": {**RNN, "embedding_dim": 256, "units": 1024},
     "rnn-label-smoothing": {**RNN, "label_smoothing": 0.1},
     # Twice the learning rate, made safe by clipping the gradient norm.
