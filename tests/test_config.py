@@ -4,6 +4,7 @@ import shlex
 
 import pytest
 
+from modules.training.config import TrainingConfig
 from pipeline import cli
 from pipeline.config import SECTIONS, ConfigError, PipelineConfig
 
@@ -23,6 +24,8 @@ from pipeline.config import SECTIONS, ConfigError, PipelineConfig
         ({"max_rejected_fraction": 1.5}, r"\[0, 1\]"),
         ({"label_smoothing": 1.0}, r"label_smoothing=1.0: must be in \[0, 1\)"),
         ({"gradient_clip_norm": -1.0}, "gradient_clip_norm=-1.0"),
+        ({"learning_rate": -1e-3}, "learning_rate=-0.001: must be 0 or more"),
+        ({"decay_fraction": 0.0}, r"decay_fraction=0.0: must be in \(0, 1\]"),
         ({"batch_tokens": -5}, "batch_tokens=-5"),
         ({"seed": -1}, "seed=-1: must be 0 or more"),
         ({"seed": 2**32}, r"seed=4294967296: must be less than 2\*\*32"),
@@ -32,6 +35,21 @@ from pipeline.config import SECTIONS, ConfigError, PipelineConfig
 def test_invalid_values_fail_with_a_message_naming_the_field(changes, message):
     with pytest.raises(ConfigError, match=message):
         PipelineConfig.with_fields(**changes)
+
+
+def test_the_auto_learning_rate_and_schedule_follow_the_architecture():
+    auto = TrainingConfig()
+    assert (auto.rate_for("rnn"), auto.schedule_for("rnn")) == (3e-3, "linear_decay")
+    assert auto.describe_schedule("rnn") == (
+        "0.003, then linear_decay to 0 over the last 0.2 of the run"
+    )
+    assert (auto.rate_for("transformer"), auto.schedule_for("transformer")) == (
+        2e-3,
+        "inverse_sqrt",
+    )
+    chosen = TrainingConfig(learning_rate=1e-3, learning_rate_schedule="constant")
+    assert (chosen.rate_for("rnn"), chosen.schedule_for("transformer")) == (1e-3, "constant")
+    assert chosen.describe_schedule("transformer") == "0.001, constant"
 
 
 def test_json_round_trip_and_unknown_fields():

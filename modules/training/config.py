@@ -24,24 +24,25 @@ class TrainingConfig(Settings):
         "side of each pair), so that batches of short sentences hold more (0: batch_size)",
     )
     learning_rate: float = setting(
-        2e-3,
-        "learning rate of the Adam optimizer (the peak rate of inverse_sqrt); 2e-3 with "
-        "gradient_clip_norm 1 gave 9 BLEU more than 1e-3 in a 10-minute budget (docs/"
-        "benchmarks.md, 9)",
+        0.0,
+        "learning rate of the Adam optimizer (the peak rate of inverse_sqrt); 0: auto, 3e-3 "
+        "for the rnn (with linear_decay over the last fifth: 0.4 and 1.6 BLEU more than a "
+        "constant 2e-3 in two 12-minute runs, docs/benchmarks.md), 2e-3 for the transformer",
     )
     learning_rate_schedule: str = setting(
         "auto",
-        "auto: constant for the rnn, inverse_sqrt for the transformer; constant keeps "
-        "learning_rate; linear_decay anneals it to 0 over the run (the time budget or the "
-        "epochs, whichever ends it first): 20 BLEU worse in a 10-minute budget (docs/"
-        "benchmarks.md, 8); inverse_sqrt warms up linearly for warmup_steps, then decays with "
-        "1/sqrt(step) (the Transformer's schedule)",
+        "auto: linear_decay for the rnn, inverse_sqrt for the transformer; constant keeps "
+        "learning_rate; linear_decay keeps it, then anneals it linearly to 0 over the last "
+        "decay_fraction of the run (the time budget or the epochs, whichever ends it first); "
+        "inverse_sqrt warms up linearly for warmup_steps, then decays with 1/sqrt(step) (the "
+        "Transformer's schedule)",
         LEARNING_RATE_SCHEDULES,
     )
     decay_fraction: float = setting(
-        1.0,
+        0.2,
         "linear_decay: the last share of the run (time budget or epochs) over which the rate "
-        "falls linearly to 0, constant before it (1: the whole run)",
+        "falls linearly to 0, constant before it (1: the whole run, 20 BLEU worse in a "
+        "10-minute budget, docs/benchmarks.md, 8)",
     )
     warmup_steps: int = setting(1000, "inverse_sqrt: steps of linear warm-up to learning_rate")
     label_smoothing: float = setting(
@@ -99,6 +100,7 @@ class TrainingConfig(Settings):
         self.require_at_least(
             0,
             (
+                "learning_rate",
                 "batch_tokens",
                 "train_minutes",
                 "gradient_clip_norm",
@@ -106,7 +108,6 @@ class TrainingConfig(Settings):
                 "subword_sampling",
             ),
         )
-        self.require_positive(("learning_rate",))
         if self.seed >= 2**32:
             raise ConfigError(f"seed={self.seed}: must be less than 2**32")
         if not 0.0 < self.decay_fraction <= 1.0:
@@ -118,4 +119,23 @@ class TrainingConfig(Settings):
         """The learning-rate schedule that `auto` stands for with `architecture`."""
         if self.learning_rate_schedule != "auto":
             return self.learning_rate_schedule
-        return "inverse_sqrt" if architecture == "transformer" else "constant"
+        return "inverse_sqrt" if architecture == "transformer" else "linear_decay"
+
+    def rate_for(self, architecture: str) -> float:
+        """The learning rate that 0 (auto) stands for with `architecture`."""
+        if self.learning_rate:
+            return self.learning_rate
+        return 2e-3 if architecture == "transformer" else 3e-3
+
+    def describe_schedule(self, architecture: str) -> str:
+        """The rate and schedule for `architecture`, in words, e.g. "0.003, then
+        linear_decay to 0 over the last 0.2 of the run"."""
+        schedule = self.schedule_for(architecture)
+        rate = f"{self.rate_for(architecture):g}"
+        if schedule == "linear_decay":
+            return (
+                f"{rate}, then linear_decay to 0 over the last {self.decay_fraction:g} of the run"
+            )
+        if schedule == "inverse_sqrt":
+            return f"{rate} after {self.warmup_steps} warm-up steps, then inverse_sqrt"
+        return f"{rate}, constant"

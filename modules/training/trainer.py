@@ -104,7 +104,10 @@ def build_model(
         model = architectures.build(
             model_config, source_vocab_size, target_vocab_size, ids_shared=ids_shared
         )
-    learning_rate = training_config.learning_rate
+    learning_rate = training_config.rate_for(model_config.architecture)
+    progress.report(
+        f"Learning rate: {training_config.describe_schedule(model_config.architecture)}"
+    )
     if training_config.schedule_for(model_config.architecture) == "inverse_sqrt":
         learning_rate = InverseSquareRoot(learning_rate, training_config.warmup_steps)
     optimizer = FusedAdam(learning_rate, global_clipnorm=training_config.gradient_clip_norm or None)
@@ -217,12 +220,13 @@ def training_callbacks(
     better."""
     run_dir = distribution.output_directory(fn_args.model_run_dir)
     training = config.training
+    architecture = config.model.architecture
+    learning_rate = training.rate_for(architecture)
+    decays = training.schedule_for(architecture) == "linear_decay"
     clock = callbacks.TrainingClock(
         budget_seconds=60.0 * training.train_minutes,
-        base_learning_rate=training.learning_rate,
-        decay_fraction=training.decay_fraction
-        if training.learning_rate_schedule == "linear_decay"
-        else 0.0,
+        base_learning_rate=learning_rate,
+        decay_fraction=training.decay_fraction if decays else 0.0,
     )
     averaging = []
     if training.average_last_checkpoints:
@@ -235,7 +239,7 @@ def training_callbacks(
             )
         )
     return [
-        callbacks.StopOnNonFiniteLoss(training.learning_rate, training.gradient_clip_norm),
+        callbacks.StopOnNonFiniteLoss(learning_rate, training.gradient_clip_norm),
         keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
         clock,
         callbacks.Throughput(clock),
