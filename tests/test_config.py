@@ -38,18 +38,22 @@ def test_invalid_values_fail_with_a_message_naming_the_field(changes, message):
 
 
 def test_the_auto_learning_rate_and_schedule_follow_the_architecture():
-    auto = TrainingConfig()
-    assert (auto.rate_for("rnn"), auto.schedule_for("rnn")) == (3e-3, "linear_decay")
-    assert auto.describe_schedule("rnn") == (
-        "0.003, then linear_decay to 0 over the last 0.2 of the run"
-    )
-    assert (auto.rate_for("transformer"), auto.schedule_for("transformer")) == (
-        2e-3,
+    rnn = TrainingConfig().schedule_for("rnn")
+    assert (rnn.name, rnn.rate, rnn.decay_fraction) == ("linear_decay", 3e-3, 0.2)
+    assert rnn.describe() == "0.003 until the last 0.2 of the run, then linear decay to 0"
+    transformer = TrainingConfig().schedule_for("transformer")
+    assert (transformer.name, transformer.rate, transformer.decay_fraction) == (
         "inverse_sqrt",
+        2e-3,
+        0.0,
+    )
+    assert transformer.describe() == (
+        "linear warm-up to 0.002 over 1000 steps, then inverse square root decay"
     )
     chosen = TrainingConfig(learning_rate=1e-3, learning_rate_schedule="constant")
-    assert (chosen.rate_for("rnn"), chosen.schedule_for("transformer")) == (1e-3, "constant")
-    assert chosen.describe_schedule("transformer") == "0.001, constant"
+    constant = chosen.schedule_for("transformer")
+    assert (constant.rate, constant.decay_fraction, constant.warmup_steps) == (1e-3, 0.0, 0)
+    assert constant.describe() == "0.001, constant"
 
 
 def test_json_round_trip_and_unknown_fields():

@@ -115,27 +115,44 @@ class TrainingConfig(Settings):
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing={self.label_smoothing}: must be in [0, 1)")
 
-    def schedule_for(self, architecture: str) -> str:
-        """The learning-rate schedule that `auto` stands for with `architecture`."""
-        if self.learning_rate_schedule != "auto":
-            return self.learning_rate_schedule
-        return "inverse_sqrt" if architecture == "transformer" else "linear_decay"
+    def schedule_for(self, architecture: str) -> LearningRateSchedule:
+        """The rate and schedule that `auto` (and a learning_rate of 0) stand for with
+        `architecture`: 3e-3 with linear_decay for the rnn, 2e-3 with inverse_sqrt for the
+        transformer."""
+        name = self.learning_rate_schedule
+        if name == "auto":
+            name = "inverse_sqrt" if architecture == "transformer" else "linear_decay"
+        rate = self.learning_rate or (2e-3 if architecture == "transformer" else 3e-3)
+        return LearningRateSchedule(
+            name=name,
+            rate=rate,
+            decay_fraction=self.decay_fraction if name == "linear_decay" else 0.0,
+            warmup_steps=self.warmup_steps if name == "inverse_sqrt" else 0,
+        )
 
-    def rate_for(self, architecture: str) -> float:
-        """The learning rate that 0 (auto) stands for with `architecture`."""
-        if self.learning_rate:
-            return self.learning_rate
-        return 2e-3 if architecture == "transformer" else 3e-3
 
-    def describe_schedule(self, architecture: str) -> str:
-        """The rate and schedule for `architecture`, in words, e.g. "0.003, then
-        linear_decay to 0 over the last 0.2 of the run"."""
-        schedule = self.schedule_for(architecture)
-        rate = f"{self.rate_for(architecture):g}"
-        if schedule == "linear_decay":
+@dataclasses.dataclass(frozen=True)
+class LearningRateSchedule:
+    """A resolved learning-rate schedule: `name` is constant, linear_decay or inverse_sqrt;
+    `rate` its constant rate or peak; `decay_fraction` the last share of the run over which
+    linear_decay anneals (0 for the others); `warmup_steps` inverse_sqrt's warm-up (0 for
+    the others)."""
+
+    name: str
+    rate: float
+    decay_fraction: float
+    warmup_steps: int
+
+    def describe(self) -> str:
+        """In words, e.g. "0.003 until the last 0.2 of the run, then linear decay to 0"."""
+        if self.name == "linear_decay":
             return (
-                f"{rate}, then linear_decay to 0 over the last {self.decay_fraction:g} of the run"
+                f"{self.rate:g} until the last {self.decay_fraction:g} of the run, "
+                "then linear decay to 0"
             )
-        if schedule == "inverse_sqrt":
-            return f"{rate} after {self.warmup_steps} warm-up steps, then inverse_sqrt"
-        return f"{rate}, constant"
+        if self.name == "inverse_sqrt":
+            return (
+                f"linear warm-up to {self.rate:g} over {self.warmup_steps} steps, "
+                "then inverse square root decay"
+            )
+        return f"{self.rate:g}, constant"

@@ -104,12 +104,11 @@ def build_model(
         model = architectures.build(
             model_config, source_vocab_size, target_vocab_size, ids_shared=ids_shared
         )
-    learning_rate = training_config.rate_for(model_config.architecture)
-    progress.report(
-        f"Learning rate: {training_config.describe_schedule(model_config.architecture)}"
-    )
-    if training_config.schedule_for(model_config.architecture) == "inverse_sqrt":
-        learning_rate = InverseSquareRoot(learning_rate, training_config.warmup_steps)
+    schedule = training_config.schedule_for(model_config.architecture)
+    progress.report(f"Learning rate: {schedule.describe()}")
+    learning_rate = schedule.rate
+    if schedule.name == "inverse_sqrt":
+        learning_rate = InverseSquareRoot(schedule.rate, schedule.warmup_steps)
     optimizer = FusedAdam(learning_rate, global_clipnorm=training_config.gradient_clip_norm or None)
     if policy in precision.LOSS_SCALED:
         # Scales the loss up and the gradients back down, skips a step whose gradients
@@ -220,13 +219,11 @@ def training_callbacks(
     better."""
     run_dir = distribution.output_directory(fn_args.model_run_dir)
     training = config.training
-    architecture = config.model.architecture
-    learning_rate = training.rate_for(architecture)
-    decays = training.schedule_for(architecture) == "linear_decay"
+    schedule = training.schedule_for(config.model.architecture)
     clock = callbacks.TrainingClock(
         budget_seconds=60.0 * training.train_minutes,
-        base_learning_rate=learning_rate,
-        decay_fraction=training.decay_fraction if decays else 0.0,
+        base_learning_rate=schedule.rate,
+        decay_fraction=schedule.decay_fraction,
     )
     averaging = []
     if training.average_last_checkpoints:
@@ -239,7 +236,7 @@ def training_callbacks(
             )
         )
     return [
-        callbacks.StopOnNonFiniteLoss(learning_rate, training.gradient_clip_norm),
+        callbacks.StopOnNonFiniteLoss(schedule.rate, training.gradient_clip_norm),
         keras.callbacks.BackupAndRestore(backup_directory(config, fn_args)),
         clock,
         callbacks.Throughput(clock),
