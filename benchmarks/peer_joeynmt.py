@@ -99,8 +99,9 @@ def sentencepiece_files(run: dict) -> tuple[Path, Path]:
 def joeynmt_config(config, data: dict[str, Path], languages, spm: tuple[Path, Path], model_dir):
     """JoeyNMT's config matched to the project's RNN: GRU encoder, two-directional of
     units/2 per direction (JoeyNMT's one-directional encoder crashes), GRU decoder of
-    `units` with Bahdanau attention, the same embeddings, dropout, batch, Adam rate,
-    clipping (over tokens, as here) and beam; a constant rate (`exponential` with factor 1)."""
+    `units` with Bahdanau attention, the same embeddings, dropout, batch, Adam rate (the
+    resolved `auto` rate, kept constant: `exponential` with factor 1; JoeyNMT has no
+    cool-down at the end of a time budget), clipping (over tokens, as here) and beam."""
     from modules.text import words
 
     model_file, pieces_file = spm
@@ -155,7 +156,7 @@ def joeynmt_config(config, data: dict[str, Path], languages, spm: tuple[Path, Pa
         "training": {
             "random_seed": training.seed,
             "optimizer": "adam",
-            "learning_rate": training.learning_rate,
+            "learning_rate": training.schedule_for(model.architecture).rate,
             "scheduling": "exponential",
             "decrease_factor": 1.0,
             "clip_grad_norm": training.gradient_clip_norm,

@@ -203,7 +203,11 @@ def test_peer_joeynmt_gets_the_runs_own_splits_pieces_and_matched_settings(
     assert 2 * encoder["hidden_size"] == decoder["hidden_size"] == config.model.units
     assert encoder["bidirectional"] and decoder["attention"] == config.model.attention
     assert settings["training"]["batch_size"] == config.training.batch_size
-    assert settings["training"]["learning_rate"] == config.training.learning_rate
+    assert settings["training"]["learning_rate"] == config.training.learning_rate == 0.01
+    auto = peer_joeynmt.joeynmt_config(
+        config.replace(learning_rate=0.0), data, ("spa", "eng"), (model, pieces), "m"
+    )
+    assert auto["training"]["learning_rate"] == 3e-3  # the rate `auto` stands for, not 0
     # JoeyNMT numbers unk, pad, bos, eos first, then the pieces it has not seen.
     symbols = settings["data"]["special_symbols"]
     joey_order = [symbols[f"{s}_token"] for s in ("unk", "pad", "bos", "eos")]
