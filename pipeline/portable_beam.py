@@ -23,6 +23,9 @@ import time
 from collections.abc import Iterator
 
 _STARTUP_TIMEOUT_S = 60
+# Beam's job_server_timeout (default 60 s) is also the deadline of a job's state stream: a
+# Beam step running longer fails with DEADLINE_EXCEEDED. A day bounds the longest step.
+JOB_SERVER_TIMEOUT = "--job_server_timeout=86400"
 
 
 def _free_port() -> int:
@@ -49,6 +52,7 @@ def beam_args(job_port: int, worker_port: int) -> list[str]:
         f"--job_endpoint=localhost:{job_port}",
         "--environment_type=EXTERNAL",
         f"--environment_config=localhost:{worker_port}",
+        JOB_SERVER_TIMEOUT,
     ]
 
 
